@@ -1,0 +1,664 @@
+//! The client context: `InitializeSecurityContext` for DIGEST-MD5 on the SASL path.
+//!
+//! ```
+//! use sasl_digest_md5::{ClientConfig, ClientContext, Credential, Requirements, Step, Target};
+//! let config = ClientConfig::new("alice", Credential::password("secret"), Target::new("ldap", "ldap.example.com").unwrap())
+//!     .requirements(Requirements::MUTUAL_AUTH | Requirements::CONFIDENTIALITY);
+//! let mut client = ClientContext::new(config).unwrap();
+//! let challenge = br#"realm="example.com",nonce="OA6MG9tEQGm2hh",qop="auth,auth-conf",cipher="rc4,des",charset=utf-8,algorithm=md5-sess"#;
+//! let Step::Continue(response) = client.step(Some(challenge)).unwrap() else { unreachable!() };
+//! assert!(response.windows(9).any(|w| w == b"auth-conf"));
+//! // ... send `response`, then feed the server's `rspauth=...` to `client.step` ...
+//! ```
+
+use std::fmt;
+use std::ops::BitOr;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use crate::challenge::Challenge;
+use crate::digest::{self, DigestInput, Secret, SessionKey};
+use crate::error::{Error, ParseError};
+use crate::layer::{self, Sealer, Unsealer};
+use crate::response::{parse_rspauth, Response};
+use crate::{
+    Cipher, Negotiated, Qop, Side, Step, MAXBUF_DEFAULT, MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE,
+};
+
+/// Context requirements, as the SSP's `ISC_REQ_*` flags.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Requirements(u8);
+
+impl Requirements {
+    /// No requirement: qop `auth` only (unless [`ClientConfig::max_qop`] allows more).
+    pub const NONE: Requirements = Requirements(0);
+    /// The server must prove knowledge of the password (`rspauth`). Always enforced.
+    pub const MUTUAL_AUTH: Requirements = Requirements(1);
+    /// Integrity protection: at least qop `auth-int`.
+    pub const INTEGRITY: Requirements = Requirements(2);
+    /// Confidentiality: qop `auth-conf`.
+    pub const CONFIDENTIALITY: Requirements = Requirements(4);
+    /// Replay detection: at least qop `auth-int`.
+    pub const REPLAY_DETECT: Requirements = Requirements(8);
+    /// Sequence detection: at least qop `auth-int`.
+    pub const SEQUENCE_DETECT: Requirements = Requirements(16);
+
+    /// Whether every flag of `other` is set.
+    pub fn contains(self, other: Requirements) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The weakest qop that satisfies these requirements.
+    pub fn min_qop(self) -> Qop {
+        if self.contains(Self::CONFIDENTIALITY) {
+            Qop::AuthConf
+        } else if self.0 & (Self::INTEGRITY.0 | Self::REPLAY_DETECT.0 | Self::SEQUENCE_DETECT.0)
+            != 0
+        {
+            Qop::AuthInt
+        } else {
+            Qop::Auth
+        }
+    }
+}
+
+impl BitOr for Requirements {
+    type Output = Requirements;
+    fn bitor(self, rhs: Self) -> Self {
+        Requirements(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Debug for Requirements {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            "MUTUAL_AUTH",
+            "INTEGRITY",
+            "CONFIDENTIALITY",
+            "REPLAY_DETECT",
+            "SEQUENCE_DETECT",
+        ];
+        let set: Vec<_> = names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        write!(f, "Requirements({})", set.join(" | "))
+    }
+}
+
+/// The client's secret: a password, or the precomputed H({username:realm:password}).
+#[derive(Clone)]
+pub enum Credential {
+    /// The plaintext password (zeroized on drop).
+    Password(Zeroizing<String>),
+    /// A precomputed, realm-bound secret; only valid with the realm it was made for.
+    Secret(Secret),
+}
+
+impl Credential {
+    /// A password credential.
+    pub fn password(p: impl Into<String>) -> Self {
+        Credential::Password(Zeroizing::new(p.into()))
+    }
+
+    pub(crate) fn secret(&self, username: &str, realm: &str) -> Secret {
+        match self {
+            Credential::Password(p) => digest::secret(username, realm, p),
+            Credential::Secret(s) => s.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Password(_) => f.write_str("Password(<redacted>)"),
+            Credential::Secret(_) => f.write_str("Secret(<redacted>)"),
+        }
+    }
+}
+
+/// The digest-uri `serv-type/host[/serv-name]` (the SSP's target name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    service: String,
+    host: String,
+    serv_name: Option<String>,
+}
+
+fn check_uri_part(s: &str, what: &'static str) -> Result<(), Error> {
+    let b = s.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        let ok = (0x21..0x7f).contains(&c) && !matches!(c, b'/' | b'"' | b'\\');
+        if !ok {
+            return Err(Error::TargetUnknown(what));
+        }
+        if c == b'%'
+            && !(i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit())
+        {
+            return Err(Error::TargetUnknown(what));
+        }
+    }
+    Ok(())
+}
+
+impl Target {
+    /// `service/host`. The host must be non-empty; both parts printable US-ASCII
+    /// without `/`, quotes or backslashes (use percent-encoding). An empty service is
+    /// allowed (Hadoop uses `/default`).
+    pub fn new(service: &str, host: &str) -> Result<Target, Error> {
+        if host.is_empty() {
+            return Err(Error::TargetUnknown("empty host"));
+        }
+        check_uri_part(service, "service is not printable US-ASCII")?;
+        check_uri_part(host, "host is not printable US-ASCII")?;
+        Ok(Target {
+            service: service.to_owned(),
+            host: host.to_owned(),
+            serv_name: None,
+        })
+    }
+
+    /// Adds the `/serv-name` part (for replicated services, RFC 2831 §2.1.2).
+    pub fn with_serv_name(mut self, name: &str) -> Result<Target, Error> {
+        if name.is_empty() {
+            return Err(Error::TargetUnknown("empty serv-name"));
+        }
+        check_uri_part(name, "serv-name is not printable US-ASCII")?;
+        self.serv_name = Some(name.to_owned());
+        Ok(self)
+    }
+
+    /// Parses `serv-type/host[/serv-name]`.
+    pub fn parse(uri: &str) -> Result<Target, Error> {
+        let mut parts = uri.splitn(3, '/');
+        let service = parts.next().unwrap_or("");
+        let host = parts
+            .next()
+            .ok_or(Error::TargetUnknown("no '/' in digest-uri"))?;
+        let t = Target::new(service, host)?;
+        match parts.next() {
+            Some(n) => t.with_serv_name(n),
+            None => Ok(t),
+        }
+    }
+
+    /// The service (serv-type).
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The host.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The serv-name, if any.
+    pub fn serv_name(&self) -> Option<&str> {
+        self.serv_name.as_deref()
+    }
+
+    /// The digest-uri string.
+    pub fn uri(&self) -> String {
+        match &self.serv_name {
+            Some(n) => format!("{}/{}/{}", self.service, self.host, n),
+            None => format!("{}/{}", self.service, self.host),
+        }
+    }
+}
+
+/// Chooses a realm among those the server offered.
+pub type RealmChooser = Arc<dyn Fn(&[String]) -> Option<String> + Send + Sync>;
+
+/// Everything a client needs: credentials, target and policy.
+#[derive(Clone)]
+pub struct ClientConfig {
+    authcid: String,
+    credential: Credential,
+    authzid: Option<String>,
+    target: Target,
+    realm: Option<String>,
+    realm_chooser: Option<RealmChooser>,
+    requirements: Requirements,
+    max_qop: Qop,
+    ciphers: Vec<Cipher>,
+    min_strength: u32,
+    maxbuf: u32,
+    fixed_cnonce: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("authcid", &self.authcid)
+            .field("credential", &self.credential)
+            .field("authzid", &self.authzid)
+            .field("target", &self.target)
+            .field("realm", &self.realm)
+            .field("requirements", &self.requirements)
+            .field("max_qop", &self.max_qop)
+            .field("ciphers", &self.ciphers)
+            .field("min_strength", &self.min_strength)
+            .field("maxbuf", &self.maxbuf)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientConfig {
+    /// A configuration with the defaults: no requirement beyond mutual authentication
+    /// (qop `auth`), every cipher in [`Cipher::ALL`] order, no strength floor, maxbuf
+    /// 65536.
+    pub fn new(authcid: impl Into<String>, credential: Credential, target: Target) -> Self {
+        ClientConfig {
+            authcid: authcid.into(),
+            credential,
+            authzid: None,
+            target,
+            realm: None,
+            realm_chooser: None,
+            requirements: Requirements::MUTUAL_AUTH,
+            max_qop: Qop::Auth,
+            ciphers: Cipher::ALL.to_vec(),
+            min_strength: 0,
+            maxbuf: MAXBUF_DEFAULT,
+            fixed_cnonce: None,
+        }
+    }
+
+    /// Asks to act as another identity.
+    pub fn authzid(mut self, authzid: impl Into<String>) -> Self {
+        self.authzid = Some(authzid.into());
+        self
+    }
+
+    /// The realm to use (sent even if the server did not offer it).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// A hook that picks the realm from those the server offers (overrides
+    /// [`ClientConfig::realm`]); `None` sends no realm.
+    pub fn realm_chooser(
+        mut self,
+        f: impl Fn(&[String]) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.realm_chooser = Some(Arc::new(f));
+        self
+    }
+
+    /// The minimum protection; the qop chosen is never weaker than
+    /// [`Requirements::min_qop`].
+    pub fn requirements(mut self, r: Requirements) -> Self {
+        self.requirements = r | Requirements::MUTUAL_AUTH;
+        self
+    }
+
+    /// The strongest qop to take when the server offers it (default: the minimum the
+    /// requirements demand, so no layer is installed unless asked for).
+    pub fn max_qop(mut self, q: Qop) -> Self {
+        self.max_qop = q;
+        self
+    }
+
+    /// Acceptable ciphers, most preferred first.
+    pub fn ciphers(mut self, c: &[Cipher]) -> Self {
+        self.ciphers = c.to_vec();
+        self
+    }
+
+    /// Refuse ciphers weaker than this many bits ([`Cipher::strength`]).
+    pub fn min_cipher_strength(mut self, bits: u32) -> Self {
+        self.min_strength = bits;
+        self
+    }
+
+    /// Our receive buffer size, advertised as `maxbuf` (17..=16777215).
+    pub fn maxbuf(mut self, n: u32) -> Self {
+        self.maxbuf = n;
+        self
+    }
+
+    /// **Testing only**: use this cnonce instead of a random one. A fixed cnonce makes
+    /// every key predictable to anyone who saw it; it exists to replay recorded
+    /// transcripts.
+    pub fn danger_fixed_cnonce(mut self, cnonce: impl Into<Vec<u8>>) -> Self {
+        self.fixed_cnonce = Some(cnonce.into());
+        self
+    }
+
+    fn cnonce(&self) -> Result<Vec<u8>, Error> {
+        match &self.fixed_cnonce {
+            Some(c) => Ok(c.clone()),
+            None => crate::random_nonce(),
+        }
+    }
+}
+
+/// What the previous authentication used, for reauthentication.
+#[derive(Debug)]
+struct Auth {
+    nonce: Vec<u8>,
+    nc: u32,
+    realm: Option<String>,
+    qop: Qop,
+    cipher: Option<Cipher>,
+    utf8: bool,
+    peer_maxbuf: u32,
+}
+
+#[derive(Debug)]
+enum State {
+    Initial,
+    AwaitRspauth {
+        auth: Auth,
+        key: SessionKey,
+        expected: [u8; 32],
+        reauth: bool,
+    },
+    Established {
+        auth: Auth,
+        key: SessionKey,
+        layer_taken: bool,
+    },
+    Failed,
+}
+
+/// A DIGEST-MD5 client context, driven like `InitializeSecurityContext`.
+#[derive(Debug)]
+pub struct ClientContext {
+    config: ClientConfig,
+    state: State,
+    negotiated: Option<Negotiated>,
+}
+
+impl ClientContext {
+    /// Checks the configuration and creates a context waiting for the server's
+    /// challenge.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        if config.authcid.is_empty() {
+            return Err(Error::NoCredentials("empty username"));
+        }
+        if config.maxbuf <= MAXBUF_MIN_EXCLUSIVE || config.maxbuf > MAXBUF_MAX {
+            return Err(Error::Unsupported("maxbuf must be in 17..=16777215"));
+        }
+        if config.authzid.as_deref() == Some("") {
+            return Err(Error::NoCredentials("empty authzid"));
+        }
+        Ok(ClientContext {
+            config,
+            state: State::Initial,
+            negotiated: None,
+        })
+    }
+
+    /// Advances the exchange with the server's token.
+    ///
+    /// - Before the challenge: `None` is [`Error::TokenRequired`] and changes nothing.
+    /// - Given the challenge: returns [`Step::Continue`] with the response.
+    /// - Given `rspauth=...`: verifies it and returns [`Step::Complete`].
+    /// - On an established context, `None` starts a reauthentication (RFC 2831 §2.2):
+    ///   [`Step::Continue`] with a client-first response.
+    ///
+    /// Any other error fails the context for good.
+    pub fn step(&mut self, input: Option<&[u8]>) -> Result<Step, Error> {
+        let state = std::mem::replace(&mut self.state, State::Failed);
+        let (state, result) = self.advance(state, input);
+        self.state = state;
+        result
+    }
+
+    fn advance(&mut self, state: State, input: Option<&[u8]>) -> (State, Result<Step, Error>) {
+        match (state, input) {
+            (s @ State::Initial, None) => (s, Err(Error::TokenRequired)),
+            (State::Initial, Some(tok)) => self.first(tok, false),
+            (s @ State::AwaitRspauth { .. }, None) => (s, Err(Error::TokenRequired)),
+            (
+                State::AwaitRspauth {
+                    auth,
+                    key,
+                    expected,
+                    reauth,
+                },
+                Some(tok),
+            ) => {
+                match parse_rspauth(tok) {
+                    Ok(got) => {
+                        if digest::digest_eq(&expected, &got) {
+                            self.negotiated.as_mut().map(|n| n.mutual = true);
+                            (
+                                State::Established {
+                                    auth,
+                                    key,
+                                    layer_taken: false,
+                                },
+                                Ok(Step::Complete(None)),
+                            )
+                        } else {
+                            (State::Failed, Err(Error::MutualAuthFailed("wrong rspauth")))
+                        }
+                    }
+                    Err(ParseError::Missing(_)) if reauth => {
+                        // The server refused the reauthentication with a fresh challenge.
+                        match Challenge::parse(tok) {
+                            Ok(c) if c.stale => self.first(tok, true),
+                            Ok(_) => (
+                                State::Failed,
+                                Err(Error::MutualAuthFailed("challenge instead of rspauth")),
+                            ),
+                            Err(e) => (State::Failed, Err(e.into())),
+                        }
+                    }
+                    Err(ParseError::Missing(_)) => {
+                        (State::Failed, Err(Error::MutualAuthFailed("no rspauth")))
+                    }
+                    Err(ParseError::Duplicate(_)) => (
+                        State::Failed,
+                        Err(Error::MutualAuthFailed("duplicated rspauth")),
+                    ),
+                    Err(e) => (State::Failed, Err(e.into())),
+                }
+            }
+            (State::Established { auth, .. }, None) => self.reauth(auth),
+            (s @ State::Established { .. }, Some(_)) => (
+                s,
+                Err(Error::OutOfSequence(
+                    "the context is established; no token expected",
+                )),
+            ),
+            (State::Failed, _) => (
+                State::Failed,
+                Err(Error::OutOfSequence("the context has failed")),
+            ),
+        }
+    }
+
+    /// Starts a reauthentication (RFC 2831 §2.2) on an established context: the same
+    /// as `step(None)`.
+    pub fn reauthenticate(&mut self) -> Result<Step, Error> {
+        match self.state {
+            State::Established { .. } => self.step(None),
+            _ => Err(Error::OutOfSequence(
+                "reauthentication needs an established context",
+            )),
+        }
+    }
+
+    fn choose(&self, c: &Challenge) -> Result<(Qop, Option<Cipher>), Error> {
+        let min = self.config.requirements.min_qop();
+        let max = self.config.max_qop.max(min);
+        let mut why = match min {
+            Qop::AuthConf => "confidentiality required but the server does not offer auth-conf",
+            Qop::AuthInt => {
+                "integrity required but the server offers neither auth-int nor auth-conf"
+            }
+            Qop::Auth => "",
+        };
+        for q in c.qops.iter().rev().filter(|q| *q >= min && *q <= max) {
+            if q != Qop::AuthConf {
+                return Ok((q, None));
+            }
+            let pick = self
+                .config
+                .ciphers
+                .iter()
+                .copied()
+                .find(|x| c.ciphers.contains(*x) && x.strength() >= self.config.min_strength);
+            match pick {
+                Some(x) => return Ok((q, Some(x))),
+                None => why = "no offered cipher is acceptable (cipher list or strength floor)",
+            }
+        }
+        if why.is_empty() {
+            // Only `auth` is allowed, and the server insists on a layer.
+            return Err(Error::Unsupported(
+                "the server offers only security layers that the policy does not allow",
+            ));
+        }
+        Err(Error::DowngradeRefused(why))
+    }
+
+    fn first(&mut self, tok: &[u8], _after_stale: bool) -> (State, Result<Step, Error>) {
+        let c = match Challenge::parse(tok) {
+            Ok(c) => c,
+            Err(e) => return (State::Failed, Err(e.into())),
+        };
+        let (qop, cipher) = match self.choose(&c) {
+            Ok(x) => x,
+            Err(e) => return (State::Failed, Err(e)),
+        };
+        let realm = match &self.config.realm_chooser {
+            Some(f) => f(&c.realms),
+            None => self
+                .config
+                .realm
+                .clone()
+                .or_else(|| c.realms.first().cloned()),
+        };
+        let auth = Auth {
+            nonce: c.nonce,
+            nc: 0,
+            realm,
+            qop,
+            cipher,
+            utf8: c.utf8,
+            peer_maxbuf: c.maxbuf,
+        };
+        self.respond(auth, false)
+    }
+
+    fn reauth(&mut self, auth: Auth) -> (State, Result<Step, Error>) {
+        if auth.nc == u32::MAX {
+            return (State::Failed, Err(Error::NonceExhausted));
+        }
+        self.respond(auth, true)
+    }
+
+    fn respond(&mut self, mut auth: Auth, reauth: bool) -> (State, Result<Step, Error>) {
+        auth.nc += 1;
+        let cnonce = match self.config.cnonce() {
+            Ok(c) => c,
+            Err(e) => return (State::Failed, Err(e)),
+        };
+        let cfg = &self.config;
+        let uri = cfg.target.uri();
+        let secret = cfg
+            .credential
+            .secret(&cfg.authcid, auth.realm.as_deref().unwrap_or(""));
+        let input = DigestInput {
+            nonce: &auth.nonce,
+            cnonce: &cnonce,
+            nc: auth.nc,
+            qop: auth.qop,
+            digest_uri: uri.as_bytes(),
+        };
+        let key = digest::session_key(&secret, &input, cfg.authzid.as_deref().map(str::as_bytes));
+        let response = digest::response_value(&key, &input, false);
+        let expected = digest::response_value(&key, &input, true);
+        let r = Response {
+            username: cfg.authcid.clone(),
+            realm: auth.realm.clone(),
+            nonce: auth.nonce.clone(),
+            cnonce,
+            nc: auth.nc,
+            qop: auth.qop,
+            digest_uri: uri,
+            response,
+            maxbuf: cfg.maxbuf,
+            utf8: auth.utf8,
+            cipher: auth.cipher,
+            authzid: cfg.authzid.clone(),
+        };
+        let bytes = r.to_bytes();
+        if bytes.len() > crate::response::MAX_RESPONSE_LEN {
+            return (
+                State::Failed,
+                Err(Error::Unsupported("the response would exceed 4096 bytes")),
+            );
+        }
+        self.negotiated = Some(Negotiated {
+            username: cfg.authcid.clone(),
+            realm: auth.realm.clone(),
+            authzid: cfg.authzid.clone(),
+            qop: auth.qop,
+            cipher: auth.cipher,
+            ssf: crate::ssf(auth.qop, auth.cipher),
+            mutual: false,
+            own_maxbuf: cfg.maxbuf,
+            peer_maxbuf: auth.peer_maxbuf,
+            nc: auth.nc,
+        });
+        (
+            State::AwaitRspauth {
+                auth,
+                key,
+                expected,
+                reauth,
+            },
+            Ok(Step::Continue(bytes)),
+        )
+    }
+
+    /// Whether the context is established (rspauth verified).
+    pub fn is_established(&self) -> bool {
+        matches!(self.state, State::Established { .. })
+    }
+
+    /// What was negotiated: `Some` once established.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        match self.state {
+            State::Established { .. } => self.negotiated.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The security layer of an established `auth-int`/`auth-conf` context, split into
+    /// its sending and receiving halves. It can be taken once per authentication (a
+    /// second pair would reuse the keystream).
+    pub fn security_layer(&mut self) -> Result<(Sealer, Unsealer), Error> {
+        let State::Established {
+            auth,
+            key,
+            layer_taken,
+        } = &mut self.state
+        else {
+            return Err(Error::OutOfSequence("the context is not established"));
+        };
+        if *layer_taken {
+            return Err(Error::OutOfSequence("the security layer was already taken"));
+        }
+        let r = layer::establish(
+            key.as_bytes(),
+            auth.qop,
+            auth.cipher,
+            Side::Client,
+            auth.peer_maxbuf,
+            self.config.maxbuf,
+        )?;
+        *layer_taken = true;
+        Ok(r)
+    }
+}

@@ -1,0 +1,523 @@
+//! The server context: `AcceptSecurityContext` for DIGEST-MD5 on the SASL path.
+//!
+//! ```
+//! use sasl_digest_md5::{ServerConfig, ServerContext, StoredSecret, Step, QopSet};
+//! let config = ServerConfig::new("ldap", "ldap.example.com").realms(["example.com"]);
+//! let store = |user: &str, _realm: &str| (user == "alice").then(|| StoredSecret::password("secret"));
+//! let mut server = ServerContext::new(config, store).unwrap();
+//! let Step::Continue(challenge) = server.step(None).unwrap() else { unreachable!() };
+//! assert!(challenge.starts_with(b"realm=\"example.com\",nonce="));
+//! // ... send it, feed the client's response to `server.step(Some(..))`, which returns
+//! // `Step::Complete(Some(rspauth))` when the password proof checks out.
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
+
+use crate::challenge::Challenge;
+use crate::client::Target;
+use crate::digest::{self, latin1_or_utf8, DigestInput, Secret, SessionKey};
+use crate::error::Error;
+use crate::layer::{self, Sealer, Unsealer};
+use crate::response::{rspauth_token, Response};
+use crate::{
+    CipherSet, Negotiated, Qop, QopSet, Side, Step, MAXBUF_DEFAULT, MAXBUF_MAX,
+    MAXBUF_MIN_EXCLUSIVE,
+};
+
+/// What the server knows about a user.
+#[derive(Clone)]
+pub enum StoredSecret {
+    /// The plaintext password.
+    Password(Zeroizing<String>),
+    /// H({username:realm:password}), bound to the realm it was computed with.
+    Secret(Secret),
+}
+
+impl StoredSecret {
+    /// A password.
+    pub fn password(p: impl Into<String>) -> Self {
+        StoredSecret::Password(Zeroizing::new(p.into()))
+    }
+}
+
+impl fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StoredSecret(<redacted>)")
+    }
+}
+
+/// Looks up a user's secret by username and realm (`""` when the client sent none).
+pub trait CredentialStore: Send + Sync {
+    /// `None`: no such user (the client gets the same failure as for a wrong password).
+    fn lookup(&self, username: &str, realm: &str) -> Option<StoredSecret>;
+}
+
+impl<F: Fn(&str, &str) -> Option<StoredSecret> + Send + Sync> CredentialStore for F {
+    fn lookup(&self, username: &str, realm: &str) -> Option<StoredSecret> {
+        self(username, realm)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    username: String,
+    realm: Option<String>,
+    authzid: Option<String>,
+    digest_uri: String,
+    nc: u32,
+    cnonce: Vec<u8>,
+    expires: Instant,
+}
+
+/// Nonces of completed authentications, for subsequent authentication (RFC 2831
+/// §2.2). Bounded in size; entries expire. Share one `Arc<ReauthCache>` among the
+/// server contexts of a service so that a client can reauthenticate on a new
+/// connection.
+#[derive(Debug)]
+pub struct ReauthCache {
+    entries: Mutex<HashMap<Vec<u8>, CacheEntry>>,
+    capacity: usize,
+    ttl: Duration,
+}
+
+impl ReauthCache {
+    /// A cache of at most `capacity` nonces, each valid for `ttl` after its last use.
+    pub fn new(capacity: usize, ttl: Duration) -> Arc<Self> {
+        Arc::new(ReauthCache {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+            ttl,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, CacheEntry>> {
+        // A poisoned lock only means another thread panicked while holding it; the
+        // map itself is always in a consistent state.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn insert(&self, nonce: Vec<u8>, mut entry: CacheEntry) {
+        if self.capacity == 0 {
+            return;
+        }
+        let now = Instant::now();
+        entry.expires = now + self.ttl;
+        let mut m = self.lock();
+        m.retain(|_, e| e.expires > now);
+        while m.len() >= self.capacity && !m.contains_key(&nonce) {
+            let oldest = m
+                .iter()
+                .min_by_key(|(_, e)| e.expires)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => m.remove(&k),
+                None => break,
+            };
+        }
+        m.insert(nonce, entry);
+    }
+
+    fn get(&self, nonce: &[u8]) -> Option<CacheEntry> {
+        let m = self.lock();
+        m.get(nonce).filter(|e| e.expires > Instant::now()).cloned()
+    }
+
+    /// Number of live entries.
+    pub fn len(&self) -> usize {
+        let now = Instant::now();
+        self.lock().values().filter(|e| e.expires > now).count()
+    }
+
+    /// Whether there is no live entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Server policy: what it serves and offers.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    service: String,
+    hosts: Vec<String>,
+    any_host: bool,
+    realms: Vec<String>,
+    qops: QopSet,
+    ciphers: CipherSet,
+    maxbuf: u32,
+    utf8: bool,
+    reauth: Arc<ReauthCache>,
+    fixed_nonce: Option<Vec<u8>>,
+}
+
+impl ServerConfig {
+    /// Serves `service` on `host`: the client's digest-uri must be `service/host`. By
+    /// default it offers qop `auth` only, no realm, `charset=utf-8`, maxbuf 65536, and
+    /// keeps a private reauthentication cache (16 nonces, 10 minutes).
+    pub fn new(service: &str, host: &str) -> Self {
+        ServerConfig {
+            service: service.to_owned(),
+            hosts: vec![host.to_owned()],
+            any_host: false,
+            realms: Vec::new(),
+            qops: QopSet::only(Qop::Auth),
+            ciphers: CipherSet::EMPTY,
+            maxbuf: MAXBUF_DEFAULT,
+            utf8: true,
+            reauth: ReauthCache::new(16, Duration::from_secs(600)),
+            fixed_nonce: None,
+        }
+    }
+
+    /// Also accept digest-uris naming this host (aliases, IP addresses).
+    pub fn also_host(mut self, host: &str) -> Self {
+        self.hosts.push(host.to_owned());
+        self
+    }
+
+    /// Accept any host in the digest-uri (only the service is checked), as Cyrus SASL
+    /// does.
+    pub fn any_host(mut self) -> Self {
+        self.any_host = true;
+        self
+    }
+
+    /// Realms to offer, in order.
+    pub fn realms<I: IntoIterator<Item = S>, S: Into<String>>(mut self, realms: I) -> Self {
+        self.realms = realms.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The qops to offer.
+    pub fn qops(mut self, qops: QopSet) -> Self {
+        self.qops = qops;
+        self
+    }
+
+    /// The ciphers to offer with `auth-conf`.
+    pub fn ciphers(mut self, ciphers: CipherSet) -> Self {
+        self.ciphers = ciphers;
+        self
+    }
+
+    /// Our receive buffer size (17..=16777215).
+    pub fn maxbuf(mut self, n: u32) -> Self {
+        self.maxbuf = n;
+        self
+    }
+
+    /// Whether to offer `charset=utf-8` (default true).
+    pub fn utf8(mut self, on: bool) -> Self {
+        self.utf8 = on;
+        self
+    }
+
+    /// The cache of nonces that clients may reauthenticate with.
+    pub fn reauth_cache(mut self, cache: Arc<ReauthCache>) -> Self {
+        self.reauth = cache;
+        self
+    }
+
+    /// **Testing only**: use this nonce instead of a random one (replaying recorded
+    /// transcripts). A predictable nonce allows replay attacks.
+    pub fn danger_fixed_nonce(mut self, nonce: impl Into<Vec<u8>>) -> Self {
+        self.fixed_nonce = Some(nonce.into());
+        self
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    Initial,
+    AwaitResponse { nonce: Vec<u8> },
+    Established { key: SessionKey, layer_taken: bool },
+    Failed,
+}
+
+/// A DIGEST-MD5 server context, driven like `AcceptSecurityContext`.
+pub struct ServerContext {
+    config: ServerConfig,
+    store: Box<dyn CredentialStore>,
+    state: State,
+    negotiated: Option<Negotiated>,
+}
+
+impl fmt::Debug for ServerContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerContext")
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .field("negotiated", &self.negotiated)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerContext {
+    /// Checks the configuration and creates a context.
+    pub fn new(config: ServerConfig, store: impl CredentialStore + 'static) -> Result<Self, Error> {
+        if config.maxbuf <= MAXBUF_MIN_EXCLUSIVE || config.maxbuf > MAXBUF_MAX {
+            return Err(Error::Unsupported("maxbuf must be in 17..=16777215"));
+        }
+        if config.qops.is_empty() {
+            return Err(Error::Unsupported("no qop to offer"));
+        }
+        if config.qops.contains(Qop::AuthConf) && config.ciphers.is_empty() {
+            return Err(Error::Unsupported("auth-conf offered without a cipher"));
+        }
+        Ok(ServerContext {
+            config,
+            store: Box::new(store),
+            state: State::Initial,
+            negotiated: None,
+        })
+    }
+
+    /// Advances the exchange.
+    ///
+    /// - `None` at the start: returns [`Step::Continue`] with the challenge.
+    /// - The client's response: verifies it and returns [`Step::Complete`] with the
+    ///   `rspauth` token, or [`Error::LogonDenied`].
+    /// - A client-first response at the start or on an established context: a
+    ///   reauthentication. Accepted with `rspauth` when its nonce is cached and its `nc`
+    ///   is the next one; otherwise the answer is [`Step::Continue`] with a fresh
+    ///   `stale=true` challenge.
+    ///
+    /// Any error fails the context, except [`Error::TokenRequired`].
+    pub fn step(&mut self, input: Option<&[u8]>) -> Result<Step, Error> {
+        let state = std::mem::replace(&mut self.state, State::Failed);
+        let (state, result) = match (state, input) {
+            (State::Initial, None) => self.challenge(false),
+            (State::Initial | State::Established { .. }, Some(tok)) => self.reauth(tok),
+            (s @ State::AwaitResponse { .. }, None) => (s, Err(Error::TokenRequired)),
+            (State::AwaitResponse { nonce }, Some(tok)) => self.first(tok, &nonce),
+            (s @ State::Established { .. }, None) => {
+                (s, Err(Error::OutOfSequence("the context is established")))
+            }
+            (State::Failed, _) => (
+                State::Failed,
+                Err(Error::OutOfSequence("the context has failed")),
+            ),
+        };
+        self.state = state;
+        result
+    }
+
+    fn challenge(&mut self, stale: bool) -> (State, Result<Step, Error>) {
+        let nonce = match &self.config.fixed_nonce {
+            Some(n) => n.clone(),
+            None => match crate::random_nonce() {
+                Ok(n) => n,
+                Err(e) => return (State::Failed, Err(e)),
+            },
+        };
+        let c = Challenge {
+            realms: self.config.realms.clone(),
+            nonce: nonce.clone(),
+            qops: self.config.qops,
+            ciphers: if self.config.qops.contains(Qop::AuthConf) {
+                self.config.ciphers
+            } else {
+                CipherSet::EMPTY
+            },
+            stale,
+            maxbuf: self.config.maxbuf,
+            utf8: self.config.utf8,
+        };
+        let bytes = c.to_bytes();
+        if bytes.len() > crate::challenge::MAX_CHALLENGE_LEN {
+            return (
+                State::Failed,
+                Err(Error::Unsupported("the challenge would exceed 2048 bytes")),
+            );
+        }
+        (State::AwaitResponse { nonce }, Ok(Step::Continue(bytes)))
+    }
+
+    fn first(&mut self, tok: &[u8], nonce: &[u8]) -> (State, Result<Step, Error>) {
+        let r = match Response::parse(tok) {
+            Ok(r) => r,
+            Err(e) => return (State::Failed, Err(e.into())),
+        };
+        if r.nonce != nonce {
+            return (State::Failed, Err(Error::LogonDenied));
+        }
+        if r.nc != 1 {
+            return (State::Failed, Err(Error::Stale));
+        }
+        self.accept(r)
+    }
+
+    fn reauth(&mut self, tok: &[u8]) -> (State, Result<Step, Error>) {
+        let r = match Response::parse(tok) {
+            Ok(r) => r,
+            Err(e) => return (State::Failed, Err(e.into())),
+        };
+        let fresh = match self.config.reauth.get(&r.nonce) {
+            None => true,
+            Some(e) => {
+                e.nc.checked_add(1) != Some(r.nc)
+                    || e.username != r.username
+                    || e.realm != r.realm
+                    || e.authzid != r.authzid
+                    || e.digest_uri != r.digest_uri
+                    // Repeating the cnonce under a layer would repeat every key.
+                    || (r.qop.has_layer() && e.cnonce == r.cnonce)
+            }
+        };
+        if fresh {
+            return self.challenge(true);
+        }
+        self.accept(r)
+    }
+
+    fn accept(&mut self, r: Response) -> (State, Result<Step, Error>) {
+        match self.verify(&r) {
+            Ok((key, rspauth)) => {
+                self.config.reauth.insert(
+                    r.nonce.clone(),
+                    CacheEntry {
+                        username: r.username.clone(),
+                        realm: r.realm.clone(),
+                        authzid: r.authzid.clone(),
+                        digest_uri: r.digest_uri.clone(),
+                        nc: r.nc,
+                        cnonce: r.cnonce.clone(),
+                        expires: Instant::now(),
+                    },
+                );
+                self.negotiated = Some(Negotiated {
+                    username: r.username,
+                    realm: r.realm,
+                    authzid: r.authzid,
+                    qop: r.qop,
+                    cipher: r.cipher,
+                    ssf: crate::ssf(r.qop, r.cipher),
+                    mutual: true,
+                    own_maxbuf: self.config.maxbuf,
+                    peer_maxbuf: r.maxbuf,
+                    nc: r.nc,
+                });
+                (
+                    State::Established {
+                        key,
+                        layer_taken: false,
+                    },
+                    Ok(Step::Complete(Some(rspauth_token(&rspauth)))),
+                )
+            }
+            Err(e) => (State::Failed, Err(e)),
+        }
+    }
+
+    fn verify(&self, r: &Response) -> Result<(SessionKey, [u8; 32]), Error> {
+        let cfg = &self.config;
+        let target = Target::parse(&r.digest_uri)?;
+        if !target.service().eq_ignore_ascii_case(&cfg.service) {
+            return Err(Error::TargetUnknown("the digest-uri names another service"));
+        }
+        if !cfg.any_host
+            && !cfg
+                .hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(target.host()))
+        {
+            return Err(Error::TargetUnknown("the digest-uri names another host"));
+        }
+        if !cfg.qops.contains(r.qop) {
+            return Err(Error::DowngradeRefused(
+                "the client chose a qop that was not offered",
+            ));
+        }
+        if let Some(c) = r.cipher {
+            if !cfg.ciphers.contains(c) {
+                return Err(Error::DowngradeRefused(
+                    "the client chose a cipher that was not offered",
+                ));
+            }
+        }
+        let realm = r.realm.as_deref().unwrap_or("");
+        let stored = self
+            .store
+            .lookup(&r.username, realm)
+            .ok_or(Error::LogonDenied)?;
+        let candidates: Vec<Secret> = match &stored {
+            StoredSecret::Secret(s) => vec![s.clone()],
+            StoredSecret::Password(p) => {
+                let converted = digest::secret(&r.username, realm, p);
+                let raw = digest::secret_raw(
+                    r.username.as_bytes(),
+                    realm.as_bytes(),
+                    p.as_bytes(),
+                    false,
+                );
+                let same = latin1_or_utf8(&r.username) == r.username.as_bytes()
+                    && latin1_or_utf8(realm) == realm.as_bytes()
+                    && latin1_or_utf8(p) == p.as_bytes();
+                if same {
+                    vec![converted]
+                } else {
+                    vec![converted, raw]
+                }
+            }
+        };
+        let input = DigestInput {
+            nonce: &r.nonce,
+            cnonce: &r.cnonce,
+            nc: r.nc,
+            qop: r.qop,
+            digest_uri: r.digest_uri.as_bytes(),
+        };
+        let authzid = r.authzid.as_deref().map(str::as_bytes);
+        for s in &candidates {
+            let key = digest::session_key(s, &input, authzid);
+            if digest::digest_eq(&digest::response_value(&key, &input, false), &r.response) {
+                let rspauth = digest::response_value(&key, &input, true);
+                return Ok((key, rspauth));
+            }
+        }
+        Err(Error::LogonDenied)
+    }
+
+    /// Whether the context is established.
+    pub fn is_established(&self) -> bool {
+        matches!(self.state, State::Established { .. })
+    }
+
+    /// What was negotiated, including who authenticated and the authzid they asked for
+    /// (the authorization decision is the caller's): `Some` once established.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        match self.state {
+            State::Established { .. } => self.negotiated.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The security layer of an established `auth-int`/`auth-conf` context, split into
+    /// its halves; once per authentication.
+    pub fn security_layer(&mut self) -> Result<(Sealer, Unsealer), Error> {
+        let State::Established { key, layer_taken } = &mut self.state else {
+            return Err(Error::OutOfSequence("the context is not established"));
+        };
+        let n = self
+            .negotiated
+            .as_ref()
+            .ok_or(Error::OutOfSequence("the context is not established"))?;
+        if *layer_taken {
+            return Err(Error::OutOfSequence("the security layer was already taken"));
+        }
+        let r = layer::establish(
+            key.as_bytes(),
+            n.qop,
+            n.cipher,
+            Side::Server,
+            n.peer_maxbuf,
+            n.own_maxbuf,
+        )?;
+        *layer_taken = true;
+        Ok(r)
+    }
+}
