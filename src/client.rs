@@ -339,7 +339,7 @@ impl ClientConfig {
 }
 
 /// What the previous authentication used, for reauthentication.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Auth {
     nonce: Vec<u8>,
     nc: u32,
@@ -365,6 +365,14 @@ enum State {
         layer_taken: bool,
     },
     Failed,
+}
+
+/// What a client keeps from an established context to reauthenticate later, possibly
+/// on a new connection (RFC 2831 §2.2): the server's nonce, the last nonce-count and
+/// the choices made. It holds no secret.
+#[derive(Debug, Clone)]
+pub struct ReauthTicket {
+    auth: Auth,
 }
 
 /// A DIGEST-MD5 client context, driven like `InitializeSecurityContext`.
@@ -484,6 +492,29 @@ impl ClientContext {
             _ => Err(Error::OutOfSequence(
                 "reauthentication needs an established context",
             )),
+        }
+    }
+
+    /// The ticket for a later reauthentication: `Some` once established.
+    pub fn reauth_ticket(&self) -> Option<ReauthTicket> {
+        match &self.state {
+            State::Established { auth, .. } => Some(ReauthTicket { auth: auth.clone() }),
+            _ => None,
+        }
+    }
+
+    /// Starts a subsequent authentication on a new connection: a context that sends
+    /// the returned client-first token, then expects `rspauth` (accepted) or a
+    /// `stale=true` challenge (it then authenticates afresh).
+    pub fn resume(config: ClientConfig, ticket: ReauthTicket) -> Result<(Self, Vec<u8>), Error> {
+        let mut ctx = ClientContext::new(config)?;
+        match ctx.reauth(ticket.auth) {
+            (state, Ok(Step::Continue(tok))) => {
+                ctx.state = state;
+                Ok((ctx, tok))
+            }
+            (_, Err(e)) => Err(e),
+            (_, Ok(_)) => Err(Error::OutOfSequence("reauthentication did not produce a token")),
         }
     }
 

@@ -12,7 +12,7 @@ pub mod response;
 pub mod server;
 mod types;
 
-pub use client::{ClientConfig, ClientContext, Credential, Requirements, Target};
+pub use client::{ClientConfig, ClientContext, Credential, ReauthTicket, Requirements, Target};
 pub use error::{Error, ParseError, SspiStatus};
 pub use server::{CredentialStore, ReauthCache, ServerConfig, ServerContext, StoredSecret};
 pub use types::{

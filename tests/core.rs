@@ -446,3 +446,18 @@ fn nonces_are_random_and_long() {
     assert!(a[0] != a[1] && a[1] != a[2]);
     assert!(a[0].len() >= 22, "at least 128 bits in base64");
 }
+
+#[test]
+fn reauthentication_with_a_ticket_on_a_new_client_context() {
+    let cache = ReauthCache::new(8, Duration::from_secs(60));
+    let cfg = || server_all().reauth_cache(Arc::clone(&cache));
+    let (c, _s) = run(client("alice", "secret"), cfg()).unwrap();
+    let ticket = c.reauth_ticket().unwrap();
+    let (mut c2, tok) = ClientContext::resume(client("alice", "secret"), ticket).unwrap();
+    assert_eq!(Response::parse(&tok).unwrap().nc, 2);
+    let mut s2 = ServerContext::new(cfg(), store).unwrap();
+    let Step::Complete(Some(rsp)) = s2.step(Some(&tok)).unwrap() else { panic!() };
+    c2.step(Some(&rsp)).unwrap();
+    assert!(c2.is_established());
+    assert_eq!(c2.negotiated().unwrap().nc, 2);
+}
