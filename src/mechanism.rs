@@ -1,0 +1,500 @@
+//! The rsasl 2.3 mechanism `DIGEST-MD5`, client and server, a thin layer over
+//! [`ClientContext`] and [`ServerContext`].
+//!
+//! # Registration
+//! Either through rsasl's static registry (cargo feature `registry_static` of this
+//! crate, which turns on `rsasl/registry_static`), or explicitly:
+//! ```
+//! use rsasl::prelude::{Mechanism, Registry, SASLConfig};
+//! static MECHS: &[Mechanism] = &[sasl_digest_md5::DIGEST_MD5];
+//! let registry = Registry::with_mechanisms(MECHS);
+//! # let _ = registry;
+//! ```
+//!
+//! # Properties
+//! Client: [`AuthId`], [`Password`] (or [`DigestSecret`]), optional [`AuthzId`],
+//! [`Service`] and [`Hostname`] (the digest-uri), optional [`Realm`] (the callback
+//! sees the offered realms as [`OfferedRealms`] in its context), optional
+//! [`DigestClientPolicy`] (minimum protection, ciphers, strength floor, maxbuf; the
+//! default is qop `auth` only), optional [`DigestReauthTicket`] (try a subsequent
+//! authentication, see below).
+//!
+//! Server: [`Service`], [`Hostname`], optional [`DigestServerPolicy`] (realms, qops,
+//! ciphers, maxbuf, reauthentication cache); per user, [`DigestSecret`] or
+//! [`Password`], asked with [`AuthId`], [`Realm`] and [`AuthzId`] (`""` when absent)
+//! in the context; then `validate` with the same three, so the application makes the
+//! authorization decision.
+//!
+//! Both sides end with the action [`DigestOutcome`]: what was negotiated and (client)
+//! a reauthentication ticket.
+//!
+//! # Security layer
+//! With qop `auth-int` or `auth-conf`, `Session::encode` seals at most one frame
+//! (no more than the peer's maxbuf allows) and returns the input bytes consumed;
+//! `Session::decode` unseals one frame and returns the bytes consumed, or
+//! `InputDataRequired` when the input holds no whole frame. **Frames carry the RFC
+//! 4422 §3.7 four-octet length prefix**: it is what goes on the wire for LDAP, IMAP
+//! and SMTP, and it is what lets `decode` tell a partial frame from a whole one.
+//!
+//! # rspauth
+//! The client accepts `rspauth` as success data (`step` with it after the outcome,
+//! as LDAP does) or as a last challenge (IMAP, XMPP: the protocol then sends an empty
+//! response). Data arriving after a verified `rspauth` is ignored (Prosody sends junk
+//! in `<success/>`).
+//!
+//! # Subsequent authentication (RFC 2831 §2.2)
+//! rsasl declares DIGEST-MD5 server-first. To reauthenticate on a new connection, the
+//! client application provides the [`DigestReauthTicket`] it got in the
+//! [`DigestOutcome`] of an earlier session and calls `step(None)` **before** receiving
+//! a challenge: the mechanism then writes a client-first response, which the protocol
+//! sends as an initial response. A server session that receives a token in its first
+//! `step` treats it as a reauthentication: it answers `rspauth` if the nonce is in
+//! its [`ReauthCache`] (share one through [`ServerPolicy::reauth_cache`]), else a
+//! `stale=true` challenge, after which the exchange proceeds as a first
+//! authentication. Without a ticket, the client's early `step(None)` returns
+//! `InputDataRequired`.
+//!
+//! # Priority
+//! 250: above LOGIN (200), below PLAIN (300) and SCRAM (400+). With rsasl's default
+//! preference, a server offering SCRAM or PLAIN gets those (SCRAM is stronger; PLAIN
+//! is the better choice over TLS). An application that talks to servers without TLS
+//! and wants to avoid PLAIN should list only the mechanisms it wants in its registry.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use rsasl::mechanism::{
+    Authentication, Demand, DemandReply, EmptyProvider, MechanismData, MechanismError, MechanismErrorKind, Provider,
+    SessionError, State,
+};
+use rsasl::prelude::{Mechname, MessageSent, SASLConfig, SASLError};
+use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
+use rsasl::property::{Property, SizedProperty};
+use rsasl::registry::{Matches, Mechanism, Named, Side as RsaslSide};
+
+use crate::challenge::Challenge;
+use crate::digest::Secret;
+use crate::layer::{Sealer, Unsealer};
+use crate::response::Response;
+use crate::{
+    Cipher, CipherSet, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet, ReauthCache,
+    ReauthTicket, Requirements, ServerConfig, ServerContext, Step, StoredSecret, Target, MAXBUF_DEFAULT,
+};
+
+/// The rsasl mechanism descriptor for DIGEST-MD5.
+#[cfg_attr(feature = "registry_static", linkme::distributed_slice(rsasl::registry::MECHANISMS))]
+pub static DIGEST_MD5: Mechanism = Mechanism::build(
+    Mechname::const_new_unchecked(b"DIGEST-MD5"),
+    250,
+    Some(new_client),
+    Some(new_server),
+    RsaslSide::Server,
+    |_| Some(Matches::<Select>::name()),
+    |_| true,
+);
+
+struct Select;
+impl Named for Select {
+    fn mech() -> &'static Mechanism {
+        &DIGEST_MD5
+    }
+}
+
+fn new_client() -> Result<Box<dyn Authentication>, SASLError> {
+    Ok(Box::new(DigestClient::default()))
+}
+
+fn new_server(_: &SASLConfig) -> Result<Box<dyn Authentication>, SASLError> {
+    Ok(Box::new(DigestServer::default()))
+}
+
+/// Client policy: the minimum protection and what to accept.
+#[derive(Debug, Clone)]
+pub struct ClientPolicy {
+    /// Minimum protection (`INTEGRITY`, `CONFIDENTIALITY`, ...).
+    pub requirements: Requirements,
+    /// The strongest qop to take when offered (default: the minimum).
+    pub max_qop: Qop,
+    /// Acceptable ciphers, most preferred first.
+    pub ciphers: Vec<Cipher>,
+    /// Cipher strength floor in bits.
+    pub min_cipher_strength: u32,
+    /// Our receive buffer size.
+    pub maxbuf: u32,
+}
+
+impl Default for ClientPolicy {
+    fn default() -> Self {
+        ClientPolicy {
+            requirements: Requirements::MUTUAL_AUTH,
+            max_qop: Qop::Auth,
+            ciphers: Cipher::ALL.to_vec(),
+            min_cipher_strength: 0,
+            maxbuf: MAXBUF_DEFAULT,
+        }
+    }
+}
+
+/// Server policy: what to offer.
+#[derive(Debug, Clone)]
+pub struct ServerPolicy {
+    /// Realms to offer.
+    pub realms: Vec<String>,
+    /// Qops to offer.
+    pub qops: QopSet,
+    /// Ciphers to offer with `auth-conf`.
+    pub ciphers: CipherSet,
+    /// Our receive buffer size.
+    pub maxbuf: u32,
+    /// Accept any host in the digest-uri (only the service is checked).
+    pub any_host: bool,
+    /// Nonces that clients may reauthenticate with; `None`: a private cache.
+    pub reauth_cache: Option<Arc<ReauthCache>>,
+}
+
+impl Default for ServerPolicy {
+    fn default() -> Self {
+        ServerPolicy {
+            realms: Vec::new(),
+            qops: QopSet::only(Qop::Auth),
+            ciphers: CipherSet::ALL,
+            maxbuf: MAXBUF_DEFAULT,
+            any_host: false,
+            reauth_cache: None,
+        }
+    }
+}
+
+/// What the mechanism hands the application at the end of an exchange.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// What was negotiated.
+    pub negotiated: Negotiated,
+    /// Client: a ticket for a later subsequent authentication.
+    pub reauth_ticket: Option<ReauthTicket>,
+}
+
+macro_rules! sized_property {
+    ($(#[$m:meta])* $name:ident => $value:ty) => {
+        $(#[$m])*
+        #[non_exhaustive]
+        #[derive(Debug)]
+        pub struct $name;
+        impl SizedProperty<'_> for $name {
+            type Value = $value;
+            const DESCRIPTION: &'static str = stringify!($name);
+        }
+    };
+}
+
+sized_property!(
+    /// Client policy ([`ClientPolicy`]).
+    DigestClientPolicy => ClientPolicy);
+sized_property!(
+    /// Server policy ([`ServerPolicy`]).
+    DigestServerPolicy => ServerPolicy);
+sized_property!(
+    /// A precomputed H({username:realm:password}) instead of a password.
+    DigestSecret => Secret);
+sized_property!(
+    /// Client: a ticket from an earlier [`Outcome`], to try a subsequent authentication.
+    DigestReauthTicket => ReauthTicket);
+sized_property!(
+    /// Action at the end of the exchange ([`Outcome`]).
+    DigestOutcome => Outcome);
+
+/// The realms the server offered, in the callback's context while it is asked for
+/// [`Realm`].
+#[non_exhaustive]
+#[derive(Debug)]
+pub struct OfferedRealms;
+impl<'a> Property<'a> for OfferedRealms {
+    type Value = [String];
+    const DESCRIPTION: &'static str = "realms offered by the server";
+}
+
+/// An [`Error`] as an rsasl mechanism error.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct DigestMechanismError(pub Error);
+
+impl MechanismError for DigestMechanismError {
+    fn kind(&self) -> MechanismErrorKind {
+        match self.0 {
+            Error::Malformed(_) => MechanismErrorKind::Parse,
+            Error::LogonDenied => MechanismErrorKind::Outcome,
+            _ => MechanismErrorKind::Protocol,
+        }
+    }
+}
+
+fn session_error(e: Error) -> SessionError {
+    match e {
+        Error::TokenRequired => SessionError::InputDataRequired,
+        Error::MutualAuthFailed(_) => SessionError::MutualAuthenticationFailed,
+        e => DigestMechanismError(e).into(),
+    }
+}
+
+/// The installed security layer and scratch space (no allocation per message once
+/// warm).
+#[derive(Debug)]
+struct Layer {
+    sealer: Sealer,
+    unsealer: Unsealer,
+    scratch: Vec<u8>,
+}
+
+impl Layer {
+    fn encode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
+        let n = input.len().min(self.sealer.max_plaintext_len());
+        self.scratch.clear();
+        self.sealer.seal_frame(&input[..n], &mut self.scratch).map_err(|e| session_error(e.into()))?;
+        writer.write_all(&self.scratch)?;
+        Ok(n)
+    }
+
+    fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
+        let Some(prefix) = input.get(..4) else { return Err(SessionError::InputDataRequired) };
+        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        if len > self.unsealer.max_wire_len() {
+            return Err(session_error(Error::Layer(crate::layer::LayerError::FrameTooLarge {
+                len,
+                max: self.unsealer.max_wire_len(),
+            })));
+        }
+        let Some(wire) = input.get(4..4 + len) else { return Err(SessionError::InputDataRequired) };
+        self.scratch.clear();
+        self.unsealer.unseal(wire, &mut self.scratch).map_err(|e| session_error(e.into()))?;
+        writer.write_all(&self.scratch)?;
+        Ok(4 + len)
+    }
+}
+
+fn layer_of(
+    negotiated: &Negotiated,
+    take: impl FnOnce() -> Result<(Sealer, Unsealer), Error>,
+) -> Result<Option<Layer>, SessionError> {
+    if !negotiated.qop.has_layer() {
+        return Ok(None);
+    }
+    let (sealer, unsealer) = take().map_err(session_error)?;
+    Ok(Some(Layer { sealer, unsealer, scratch: Vec::new() }))
+}
+
+struct RealmsProvider<'a>(&'a [String]);
+impl<'a> Provider<'a> for RealmsProvider<'a> {
+    fn provide(&self, req: &mut Demand<'a>) -> DemandReply<()> {
+        req.provide_ref::<OfferedRealms>(self.0)?.done()
+    }
+}
+
+/// The client half of the rsasl mechanism.
+#[derive(Debug, Default)]
+pub struct DigestClient {
+    ctx: Option<ClientContext>,
+    layer: Option<Layer>,
+    finished: bool,
+}
+
+impl DigestClient {
+    fn config(session: &MechanismData, offered: &[String], resuming: Option<&ReauthTicket>) -> Result<ClientConfig, SessionError> {
+        let authcid = session.need_with::<AuthId, _, _>(&EmptyProvider, |a| Ok(a.to_owned()))?;
+        let credential = match session.maybe_need_with::<DigestSecret, _, _>(&EmptyProvider, |s| Ok(s.clone()))? {
+            Some(s) => Credential::Secret(s),
+            None => session.need_with::<Password, _, _>(&EmptyProvider, |p| {
+                let p = std::str::from_utf8(p).map_err(|_| session_error(Error::NoCredentials("password is not UTF-8")))?;
+                Ok(Credential::password(p))
+            })?,
+        };
+        let service = session.need_with::<Service, _, _>(&EmptyProvider, |s| Ok(s.to_owned()))?;
+        let host = session.need_with::<Hostname, _, _>(&EmptyProvider, |s| Ok(s.to_owned()))?;
+        let target = Target::new(&service, &host).map_err(session_error)?;
+        let policy = session
+            .maybe_need_with::<DigestClientPolicy, _, _>(&EmptyProvider, |p| Ok(p.clone()))?
+            .unwrap_or_default();
+        let mut cfg = ClientConfig::new(authcid, credential, target)
+            .requirements(policy.requirements)
+            .max_qop(policy.max_qop)
+            .ciphers(&policy.ciphers)
+            .min_cipher_strength(policy.min_cipher_strength)
+            .maxbuf(policy.maxbuf);
+        if let Some(z) = session.maybe_need_with::<AuthzId, _, _>(&EmptyProvider, |z| Ok(z.to_owned()))? {
+            if !z.is_empty() {
+                cfg = cfg.authzid(z);
+            }
+        }
+        if resuming.is_none() {
+            let realm = session.maybe_need_with::<Realm, _, _>(&RealmsProvider(offered), |r| Ok(r.to_owned()))?;
+            let realm = realm.or_else(|| offered.first().cloned());
+            cfg = cfg.realm_chooser(move |_| realm.clone());
+        }
+        Ok(cfg)
+    }
+
+    fn finish(&mut self, session: &mut MechanismData) -> Result<State, SessionError> {
+        let ctx = self.ctx.as_mut().ok_or(SessionError::MechanismDone)?;
+        let negotiated = ctx.negotiated().cloned().ok_or(SessionError::MechanismDone)?;
+        self.layer = layer_of(&negotiated, || ctx.security_layer())?;
+        self.finished = true;
+        let outcome = Outcome { negotiated, reauth_ticket: ctx.reauth_ticket() };
+        // The application need not listen for the outcome.
+        let _ = session.action::<DigestOutcome>(&EmptyProvider, &outcome);
+        Ok(State::Finished(MessageSent::No))
+    }
+}
+
+impl Authentication for DigestClient {
+    fn step(&mut self, session: &mut MechanismData, input: Option<&[u8]>, writer: &mut dyn Write) -> Result<State, SessionError> {
+        if self.finished {
+            // Extra success data after a verified rspauth (Prosody) is ignored.
+            return match input {
+                Some(_) => Ok(State::Finished(MessageSent::No)),
+                None => Err(SessionError::MechanismDone),
+            };
+        }
+        let step = match (&mut self.ctx, input) {
+            (None, None) => {
+                let ticket = session.maybe_need_with::<DigestReauthTicket, _, _>(&EmptyProvider, |t| Ok(t.clone()))?;
+                let Some(ticket) = ticket else { return Err(SessionError::InputDataRequired) };
+                let cfg = Self::config(session, &[], Some(&ticket))?;
+                let (ctx, tok) = ClientContext::resume(cfg, ticket).map_err(session_error)?;
+                self.ctx = Some(ctx);
+                Step::Continue(tok)
+            }
+            (None, Some(challenge)) => {
+                let offered = Challenge::parse(challenge).map_err(|e| session_error(e.into()))?;
+                let cfg = Self::config(session, &offered.realms, None)?;
+                let ctx = self.ctx.insert(ClientContext::new(cfg).map_err(session_error)?);
+                ctx.step(Some(challenge)).map_err(session_error)?
+            }
+            (Some(_), None) => return Err(SessionError::MutualAuthenticationFailed),
+            (Some(ctx), Some(tok)) => ctx.step(Some(tok)).map_err(session_error)?,
+        };
+        match step {
+            Step::Continue(tok) => {
+                writer.write_all(&tok)?;
+                Ok(State::Running)
+            }
+            Step::Complete(_) => self.finish(session),
+        }
+    }
+
+    fn encode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
+        self.layer.as_mut().ok_or(SessionError::NoSecurityLayer)?.encode(input, writer)
+    }
+
+    fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
+        self.layer.as_mut().ok_or(SessionError::NoSecurityLayer)?.decode(input, writer)
+    }
+
+    fn has_security_layer(&self) -> bool {
+        self.layer.is_some()
+    }
+}
+
+struct UserProvider<'a> {
+    authid: &'a str,
+    realm: &'a str,
+    authzid: &'a str,
+}
+
+impl<'a> Provider<'a> for UserProvider<'a> {
+    fn provide(&self, req: &mut Demand<'a>) -> DemandReply<()> {
+        req.provide_ref::<AuthId>(self.authid)?
+            .provide_ref::<Realm>(self.realm)?
+            .provide_ref::<AuthzId>(self.authzid)?
+            .done()
+    }
+}
+
+/// The server half of the rsasl mechanism.
+#[derive(Debug, Default)]
+pub struct DigestServer {
+    ctx: Option<ServerContext>,
+    secret: Arc<Mutex<Option<StoredSecret>>>,
+    layer: Option<Layer>,
+    finished: bool,
+}
+
+impl DigestServer {
+    fn context(&self, session: &MechanismData) -> Result<ServerContext, SessionError> {
+        let service = session.need_with::<Service, _, _>(&EmptyProvider, |s| Ok(s.to_owned()))?;
+        let host = session.need_with::<Hostname, _, _>(&EmptyProvider, |s| Ok(s.to_owned()))?;
+        let policy = session
+            .maybe_need_with::<DigestServerPolicy, _, _>(&EmptyProvider, |p| Ok(p.clone()))?
+            .unwrap_or_default();
+        let mut cfg = ServerConfig::new(&service, &host)
+            .realms(policy.realms)
+            .qops(policy.qops)
+            .ciphers(policy.ciphers)
+            .maxbuf(policy.maxbuf);
+        if policy.any_host {
+            cfg = cfg.any_host();
+        }
+        if let Some(c) = policy.reauth_cache {
+            cfg = cfg.reauth_cache(c);
+        }
+        let slot = Arc::clone(&self.secret);
+        let store = move |_: &str, _: &str| slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        ServerContext::new(cfg, store).map_err(session_error)
+    }
+}
+
+impl Authentication for DigestServer {
+    fn step(&mut self, session: &mut MechanismData, input: Option<&[u8]>, writer: &mut dyn Write) -> Result<State, SessionError> {
+        if self.finished {
+            return Err(SessionError::MechanismDone);
+        }
+        if self.ctx.is_none() {
+            self.ctx = Some(self.context(session)?);
+        }
+        let ctx = self.ctx.as_mut().ok_or(SessionError::MechanismDone)?;
+        let mut who = None;
+        if let Some(tok) = input {
+            // Look the user's secret up (through the callback) before verifying.
+            let r = Response::parse(tok).map_err(|e| session_error(e.into()))?;
+            let realm = r.realm.clone().unwrap_or_default();
+            let authzid = r.authzid.clone().unwrap_or_default();
+            let p = UserProvider { authid: &r.username, realm: &realm, authzid: &authzid };
+            let stored = match session.maybe_need_with::<DigestSecret, _, _>(&p, |s| Ok(s.clone()))? {
+                Some(s) => Some(StoredSecret::Secret(s)),
+                None => session.maybe_need_with::<Password, _, _>(&p, |pw| {
+                    Ok(std::str::from_utf8(pw).ok().map(StoredSecret::password))
+                })?.flatten(),
+            };
+            *self.secret.lock().unwrap_or_else(|e| e.into_inner()) = stored;
+            who = Some((r.username, realm, authzid));
+        }
+        let step = ctx.step(input);
+        self.secret.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match step.map_err(session_error)? {
+            Step::Continue(tok) => {
+                writer.write_all(&tok)?;
+                Ok(State::Running)
+            }
+            Step::Complete(tok) => {
+                let (user, realm, authzid) = who.ok_or(SessionError::MechanismDone)?;
+                session.validate(&UserProvider { authid: &user, realm: &realm, authzid: &authzid })?;
+                let negotiated = ctx.negotiated().cloned().ok_or(SessionError::MechanismDone)?;
+                self.layer = layer_of(&negotiated, || ctx.security_layer())?;
+                self.finished = true;
+                let _ = session.action::<DigestOutcome>(&EmptyProvider, &Outcome { negotiated, reauth_ticket: None });
+                writer.write_all(&tok.unwrap_or_default())?;
+                Ok(State::Finished(MessageSent::Yes))
+            }
+        }
+    }
+
+    fn encode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
+        self.layer.as_mut().ok_or(SessionError::NoSecurityLayer)?.encode(input, writer)
+    }
+
+    fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
+        self.layer.as_mut().ok_or(SessionError::NoSecurityLayer)?.decode(input, writer)
+    }
+
+    fn has_security_layer(&self) -> bool {
+        self.layer.is_some()
+    }
+}
