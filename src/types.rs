@@ -37,7 +37,9 @@ impl Qop {
 
     /// Parses a wire token (case-insensitive).
     pub fn from_token(s: &str) -> Option<Qop> {
-        Qop::ALL.into_iter().find(|q| q.as_str().eq_ignore_ascii_case(s))
+        Qop::ALL
+            .into_iter()
+            .find(|q| q.as_str().eq_ignore_ascii_case(s))
     }
 
     /// Whether this qop installs a security layer.
@@ -95,7 +97,9 @@ impl Cipher {
 
     /// Parses a wire token (case-insensitive).
     pub fn from_token(s: &str) -> Option<Cipher> {
-        Cipher::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(s))
+        Cipher::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s))
     }
 
     /// Effective key strength in bits (the SSF Cyrus reports; des counts 56 here).
