@@ -35,7 +35,10 @@ fn seal_unseal_all_configs_both_directions() {
                         assert_ne!(&wire[..8], &m[..8], "{cipher:?} must encrypt");
                     }
                     rx.unseal(&wire, &mut plain).unwrap();
-                    assert_eq!(plain, m, "{qop} {cipher:?} {from:?} len {len} round {round}");
+                    assert_eq!(
+                        plain, m,
+                        "{qop} {cipher:?} {from:?} len {len} round {round}"
+                    );
                 }
             }
             assert_eq!(tx.sequence_number(), rx.sequence_number());
@@ -88,9 +91,18 @@ fn two_directions_are_independent_and_interleaved() {
 fn in_place_and_framed_variants_agree_with_seal() {
     for (qop, cipher) in CONFIGS {
         for from in SIDES {
-            let Pipe { tx: mut a, rx: mut ra } = pipe(qop, cipher, from, 65536);
-            let Pipe { tx: mut b, rx: mut rb } = pipe(qop, cipher, from, 65536);
-            let Pipe { tx: mut c, rx: mut rc } = pipe(qop, cipher, from, 65536);
+            let Pipe {
+                tx: mut a,
+                rx: mut ra,
+            } = pipe(qop, cipher, from, 65536);
+            let Pipe {
+                tx: mut b,
+                rx: mut rb,
+            } = pipe(qop, cipher, from, 65536);
+            let Pipe {
+                tx: mut c,
+                rx: mut rc,
+            } = pipe(qop, cipher, from, 65536);
             let mut dec = FrameDecoder::new(65536).unwrap();
             for (i, len) in sizes(a.max_plaintext_len()).into_iter().enumerate() {
                 let m = msg(len, i as u8);
@@ -115,10 +127,7 @@ fn in_place_and_framed_variants_agree_with_seal() {
                 let n = rb.unseal_in_place(&mut w2).unwrap();
                 assert_eq!(&w2[..n], &m[..]);
 
-                assert_eq!(
-                    dec.peek(&f).unwrap(),
-                    Peek::Frame { frame_len: f.len() }
-                );
+                assert_eq!(dec.peek(&f).unwrap(), Peek::Frame { frame_len: f.len() });
                 let (used, frame) = dec.feed(&f).unwrap();
                 assert_eq!(used, f.len());
                 let frame = frame.expect("whole frame fed");
@@ -154,7 +163,10 @@ fn frame_decoder_handles_arbitrary_chunking() {
             sent.push(m);
         }
         for chunk_len in [1usize, 2, 3, 4, 5, 7, 16, 17, 100, 4096] {
-            let Pipe { tx: _, rx: mut fresh } = pipe(qop, cipher, Side::Server, 2048);
+            let Pipe {
+                tx: _,
+                rx: mut fresh,
+            } = pipe(qop, cipher, Side::Server, 2048);
             let mut dec = FrameDecoder::new(2048).unwrap();
             let mut got = Vec::new();
             for mut chunk in stream.chunks(chunk_len) {
@@ -186,7 +198,8 @@ fn frame_decoder_handles_arbitrary_chunking() {
                 }
                 Peek::Frame { frame_len } => {
                     let mut p = Vec::new();
-                    rx.unseal(&stream[pos + 4..pos + frame_len], &mut p).unwrap();
+                    rx.unseal(&stream[pos + 4..pos + frame_len], &mut p)
+                        .unwrap();
                     got.push(p);
                     pos += frame_len;
                     avail = avail.max(pos);
@@ -204,14 +217,24 @@ fn largest_message_fits_peer_maxbuf_including_prefix() {
             let Ok((mut tx, _)) = layer::establish(&HA1, qop, cipher, Side::Client, maxbuf, 65536)
             else {
                 // only refused when not even one byte fits: frame of 1 byte > maxbuf
-                let one = if cipher.is_some_and(Cipher::is_block) { 4 + 6 + 16 } else { 4 + 17 };
+                let one = if cipher.is_some_and(Cipher::is_block) {
+                    4 + 6 + 16
+                } else {
+                    4 + 17
+                };
                 assert!(maxbuf < one, "{cipher:?} maxbuf {maxbuf} refused");
                 continue;
             };
             let max = tx.max_plaintext_len();
             assert!(max >= 1);
-            assert!(tx.sealed_len(max) + 4 <= maxbuf as usize, "{cipher:?} {maxbuf}");
-            assert!(tx.sealed_len(max + 1) + 4 > maxbuf as usize, "{cipher:?} {maxbuf} not tight");
+            assert!(
+                tx.sealed_len(max) + 4 <= maxbuf as usize,
+                "{cipher:?} {maxbuf}"
+            );
+            assert!(
+                tx.sealed_len(max + 1) + 4 > maxbuf as usize,
+                "{cipher:?} {maxbuf} not tight"
+            );
             // Never below what Cyrus computes (maxbuf - 4 - 25 / - 16).
             let cyrus = (maxbuf as i64) - 4 - if qop == Qop::AuthConf { 25 } else { 16 };
             assert!(max as i64 >= cyrus);
@@ -237,8 +260,15 @@ fn largest_message_fits_peer_maxbuf_including_prefix() {
 #[test]
 fn max_plaintext_examples_from_docs() {
     let f = |c: Option<Cipher>| {
-        let q = if c.is_some() { Qop::AuthConf } else { Qop::AuthInt };
-        layer::establish(&HA1, q, c, Side::Client, 65536, 65536).unwrap().0.max_plaintext_len()
+        let q = if c.is_some() {
+            Qop::AuthConf
+        } else {
+            Qop::AuthInt
+        };
+        layer::establish(&HA1, q, c, Side::Client, 65536, 65536)
+            .unwrap()
+            .0
+            .max_plaintext_len()
     };
     assert_eq!(f(None), 65516);
     assert_eq!(f(Some(Cipher::Rc4)), 65516);
@@ -252,13 +282,25 @@ fn establish_rejects_bad_parameters() {
     let e = |q, c, p, o| layer::establish(&HA1, q, c, Side::Client, p, o).unwrap_err();
     assert_eq!(e(Qop::Auth, None, 65536, 65536), NoSecurityLayer(Qop::Auth));
     assert_eq!(e(Qop::AuthConf, None, 65536, 65536), CipherRequired);
-    assert_eq!(e(Qop::AuthInt, Some(Cipher::Rc4), 65536, 65536), UnexpectedCipher);
+    assert_eq!(
+        e(Qop::AuthInt, Some(Cipher::Rc4), 65536, 65536),
+        UnexpectedCipher
+    );
     assert_eq!(e(Qop::AuthInt, None, 16, 65536), PeerMaxBufOutOfRange(16));
     assert_eq!(e(Qop::AuthInt, None, 0, 65536), PeerMaxBufOutOfRange(0));
-    assert_eq!(e(Qop::AuthInt, None, MAXBUF_MAX + 1, 65536), PeerMaxBufOutOfRange(MAXBUF_MAX + 1));
+    assert_eq!(
+        e(Qop::AuthInt, None, MAXBUF_MAX + 1, 65536),
+        PeerMaxBufOutOfRange(MAXBUF_MAX + 1)
+    );
     assert_eq!(e(Qop::AuthInt, None, 65536, 16), OwnMaxBufOutOfRange(16));
-    assert_eq!(e(Qop::AuthInt, None, 65536, u32::MAX), OwnMaxBufOutOfRange(u32::MAX));
-    assert_eq!(e(Qop::AuthConf, Some(Cipher::Des), 20, 65536), PeerMaxBufOutOfRange(20));
+    assert_eq!(
+        e(Qop::AuthInt, None, 65536, u32::MAX),
+        OwnMaxBufOutOfRange(u32::MAX)
+    );
+    assert_eq!(
+        e(Qop::AuthConf, Some(Cipher::Des), 20, 65536),
+        PeerMaxBufOutOfRange(20)
+    );
     assert!(FrameDecoder::new(16).is_err());
     assert!(FrameDecoder::new(MAXBUF_MAX + 1).is_err());
 }
@@ -294,8 +336,15 @@ fn halves_are_send_sync_and_work_on_separate_threads() {
 
 #[test]
 fn debug_output_redacts_keys() {
-    let (tx, rx) =
-        layer::establish(&HA1, Qop::AuthConf, Some(Cipher::Rc4), Side::Client, 65536, 65536).unwrap();
+    let (tx, rx) = layer::establish(
+        &HA1,
+        Qop::AuthConf,
+        Some(Cipher::Rc4),
+        Side::Client,
+        65536,
+        65536,
+    )
+    .unwrap();
     for s in [format!("{tx:?}"), format!("{rx:?}"), format!("{tx:#?}")] {
         assert!(s.contains("redacted"), "{s}");
         assert!(!s.contains("3a"), "{s}"); // no key bytes in hex
