@@ -514,7 +514,9 @@ impl ClientContext {
                 Ok((ctx, tok))
             }
             (_, Err(e)) => Err(e),
-            (_, Ok(_)) => Err(Error::OutOfSequence("reauthentication did not produce a token")),
+            (_, Ok(_)) => Err(Error::OutOfSequence(
+                "reauthentication did not produce a token",
+            )),
         }
     }
 

@@ -173,7 +173,17 @@ impl Error {
             Error::OutOfSequence(_) => SspiStatus::SEC_E_OUT_OF_SEQUENCE,
             Error::Stale | Error::NonceExhausted => SspiStatus::SEC_E_CONTEXT_EXPIRED,
             Error::Internal(_) => SspiStatus::SEC_E_INTERNAL_ERROR,
-            Error::Layer(e) => e.status(),
+            Error::Layer(e) => match e {
+                LayerError::NoSecurityLayer(_)
+                | LayerError::CipherRequired
+                | LayerError::UnexpectedCipher => SspiStatus::SEC_E_QOP_NOT_SUPPORTED,
+                LayerError::PeerMaxBufOutOfRange(_)
+                | LayerError::OwnMaxBufOutOfRange(_)
+                | LayerError::MessageTooLarge { .. }
+                | LayerError::FrameTooLarge { .. } => SspiStatus::SEC_E_BUFFER_TOO_SMALL,
+                LayerError::SequenceMismatch { .. } => SspiStatus::SEC_E_OUT_OF_SEQUENCE,
+                _ => SspiStatus::SEC_E_MESSAGE_ALTERED,
+            },
         }
     }
 }

@@ -64,8 +64,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use rsasl::mechanism::{
-    Authentication, Demand, DemandReply, EmptyProvider, MechanismData, MechanismError, MechanismErrorKind, Provider,
-    SessionError, State,
+    Authentication, Demand, DemandReply, EmptyProvider, MechanismData, MechanismError,
+    MechanismErrorKind, Provider, SessionError, State,
 };
 use rsasl::prelude::{Mechname, MessageSent, SASLConfig, SASLError};
 use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
@@ -77,12 +77,16 @@ use crate::digest::Secret;
 use crate::layer::{Sealer, Unsealer};
 use crate::response::Response;
 use crate::{
-    Cipher, CipherSet, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet, ReauthCache,
-    ReauthTicket, Requirements, ServerConfig, ServerContext, Step, StoredSecret, Target, MAXBUF_DEFAULT,
+    Cipher, CipherSet, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet,
+    ReauthCache, ReauthTicket, Requirements, ServerConfig, ServerContext, Step, StoredSecret,
+    Target, MAXBUF_DEFAULT,
 };
 
 /// The rsasl mechanism descriptor for DIGEST-MD5.
-#[cfg_attr(feature = "registry_static", linkme::distributed_slice(rsasl::registry::MECHANISMS))]
+#[cfg_attr(
+    feature = "registry_static",
+    linkme::distributed_slice(rsasl::registry::MECHANISMS)
+)]
 pub static DIGEST_MD5: Mechanism = Mechanism::build(
     Mechname::const_new_unchecked(b"DIGEST-MD5"),
     250,
@@ -249,23 +253,33 @@ impl Layer {
     fn encode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
         let n = input.len().min(self.sealer.max_plaintext_len());
         self.scratch.clear();
-        self.sealer.seal_frame(&input[..n], &mut self.scratch).map_err(|e| session_error(e.into()))?;
+        self.sealer
+            .seal_frame(&input[..n], &mut self.scratch)
+            .map_err(|e| session_error(e.into()))?;
         writer.write_all(&self.scratch)?;
         Ok(n)
     }
 
     fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
-        let Some(prefix) = input.get(..4) else { return Err(SessionError::InputDataRequired) };
+        let Some(prefix) = input.get(..4) else {
+            return Err(SessionError::InputDataRequired);
+        };
         let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
         if len > self.unsealer.max_wire_len() {
-            return Err(session_error(Error::Layer(crate::layer::LayerError::FrameTooLarge {
-                len,
-                max: self.unsealer.max_wire_len(),
-            })));
+            return Err(session_error(Error::Layer(
+                crate::layer::LayerError::FrameTooLarge {
+                    len,
+                    max: self.unsealer.max_wire_len(),
+                },
+            )));
         }
-        let Some(wire) = input.get(4..4 + len) else { return Err(SessionError::InputDataRequired) };
+        let Some(wire) = input.get(4..4 + len) else {
+            return Err(SessionError::InputDataRequired);
+        };
         self.scratch.clear();
-        self.unsealer.unseal(wire, &mut self.scratch).map_err(|e| session_error(e.into()))?;
+        self.unsealer
+            .unseal(wire, &mut self.scratch)
+            .map_err(|e| session_error(e.into()))?;
         writer.write_all(&self.scratch)?;
         Ok(4 + len)
     }
@@ -279,7 +293,11 @@ fn layer_of(
         return Ok(None);
     }
     let (sealer, unsealer) = take().map_err(session_error)?;
-    Ok(Some(Layer { sealer, unsealer, scratch: Vec::new() }))
+    Ok(Some(Layer {
+        sealer,
+        unsealer,
+        scratch: Vec::new(),
+    }))
 }
 
 struct RealmsProvider<'a>(&'a [String]);
@@ -298,12 +316,19 @@ pub struct DigestClient {
 }
 
 impl DigestClient {
-    fn config(session: &MechanismData, offered: &[String], resuming: Option<&ReauthTicket>) -> Result<ClientConfig, SessionError> {
+    fn config(
+        session: &MechanismData,
+        offered: &[String],
+        resuming: Option<&ReauthTicket>,
+    ) -> Result<ClientConfig, SessionError> {
         let authcid = session.need_with::<AuthId, _, _>(&EmptyProvider, |a| Ok(a.to_owned()))?;
-        let credential = match session.maybe_need_with::<DigestSecret, _, _>(&EmptyProvider, |s| Ok(s.clone()))? {
+        let credential = match session
+            .maybe_need_with::<DigestSecret, _, _>(&EmptyProvider, |s| Ok(s.clone()))?
+        {
             Some(s) => Credential::Secret(s),
             None => session.need_with::<Password, _, _>(&EmptyProvider, |p| {
-                let p = std::str::from_utf8(p).map_err(|_| session_error(Error::NoCredentials("password is not UTF-8")))?;
+                let p = std::str::from_utf8(p)
+                    .map_err(|_| session_error(Error::NoCredentials("password is not UTF-8")))?;
                 Ok(Credential::password(p))
             })?,
         };
@@ -319,13 +344,16 @@ impl DigestClient {
             .ciphers(&policy.ciphers)
             .min_cipher_strength(policy.min_cipher_strength)
             .maxbuf(policy.maxbuf);
-        if let Some(z) = session.maybe_need_with::<AuthzId, _, _>(&EmptyProvider, |z| Ok(z.to_owned()))? {
+        if let Some(z) =
+            session.maybe_need_with::<AuthzId, _, _>(&EmptyProvider, |z| Ok(z.to_owned()))?
+        {
             if !z.is_empty() {
                 cfg = cfg.authzid(z);
             }
         }
         if resuming.is_none() {
-            let realm = session.maybe_need_with::<Realm, _, _>(&RealmsProvider(offered), |r| Ok(r.to_owned()))?;
+            let realm = session
+                .maybe_need_with::<Realm, _, _>(&RealmsProvider(offered), |r| Ok(r.to_owned()))?;
             let realm = realm.or_else(|| offered.first().cloned());
             cfg = cfg.realm_chooser(move |_| realm.clone());
         }
@@ -334,10 +362,16 @@ impl DigestClient {
 
     fn finish(&mut self, session: &mut MechanismData) -> Result<State, SessionError> {
         let ctx = self.ctx.as_mut().ok_or(SessionError::MechanismDone)?;
-        let negotiated = ctx.negotiated().cloned().ok_or(SessionError::MechanismDone)?;
+        let negotiated = ctx
+            .negotiated()
+            .cloned()
+            .ok_or(SessionError::MechanismDone)?;
         self.layer = layer_of(&negotiated, || ctx.security_layer())?;
         self.finished = true;
-        let outcome = Outcome { negotiated, reauth_ticket: ctx.reauth_ticket() };
+        let outcome = Outcome {
+            negotiated,
+            reauth_ticket: ctx.reauth_ticket(),
+        };
         // The application need not listen for the outcome.
         let _ = session.action::<DigestOutcome>(&EmptyProvider, &outcome);
         Ok(State::Finished(MessageSent::No))
@@ -345,7 +379,12 @@ impl DigestClient {
 }
 
 impl Authentication for DigestClient {
-    fn step(&mut self, session: &mut MechanismData, input: Option<&[u8]>, writer: &mut dyn Write) -> Result<State, SessionError> {
+    fn step(
+        &mut self,
+        session: &mut MechanismData,
+        input: Option<&[u8]>,
+        writer: &mut dyn Write,
+    ) -> Result<State, SessionError> {
         if self.finished {
             // Extra success data after a verified rspauth (Prosody) is ignored.
             return match input {
@@ -355,8 +394,13 @@ impl Authentication for DigestClient {
         }
         let step = match (&mut self.ctx, input) {
             (None, None) => {
-                let ticket = session.maybe_need_with::<DigestReauthTicket, _, _>(&EmptyProvider, |t| Ok(t.clone()))?;
-                let Some(ticket) = ticket else { return Err(SessionError::InputDataRequired) };
+                let ticket = session
+                    .maybe_need_with::<DigestReauthTicket, _, _>(&EmptyProvider, |t| {
+                        Ok(t.clone())
+                    })?;
+                let Some(ticket) = ticket else {
+                    return Err(SessionError::InputDataRequired);
+                };
                 let cfg = Self::config(session, &[], Some(&ticket))?;
                 let (ctx, tok) = ClientContext::resume(cfg, ticket).map_err(session_error)?;
                 self.ctx = Some(ctx);
@@ -365,7 +409,9 @@ impl Authentication for DigestClient {
             (None, Some(challenge)) => {
                 let offered = Challenge::parse(challenge).map_err(|e| session_error(e.into()))?;
                 let cfg = Self::config(session, &offered.realms, None)?;
-                let ctx = self.ctx.insert(ClientContext::new(cfg).map_err(session_error)?);
+                let ctx = self
+                    .ctx
+                    .insert(ClientContext::new(cfg).map_err(session_error)?);
                 ctx.step(Some(challenge)).map_err(session_error)?
             }
             (Some(_), None) => return Err(SessionError::MutualAuthenticationFailed),
@@ -381,11 +427,17 @@ impl Authentication for DigestClient {
     }
 
     fn encode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
-        self.layer.as_mut().ok_or(SessionError::NoSecurityLayer)?.encode(input, writer)
+        self.layer
+            .as_mut()
+            .ok_or(SessionError::NoSecurityLayer)?
+            .encode(input, writer)
     }
 
     fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
-        self.layer.as_mut().ok_or(SessionError::NoSecurityLayer)?.decode(input, writer)
+        self.layer
+            .as_mut()
+            .ok_or(SessionError::NoSecurityLayer)?
+            .decode(input, writer)
     }
 
     fn has_security_layer(&self) -> bool {
@@ -442,7 +494,12 @@ impl DigestServer {
 }
 
 impl Authentication for DigestServer {
-    fn step(&mut self, session: &mut MechanismData, input: Option<&[u8]>, writer: &mut dyn Write) -> Result<State, SessionError> {
+    fn step(
+        &mut self,
+        session: &mut MechanismData,
+        input: Option<&[u8]>,
+        writer: &mut dyn Write,
+    ) -> Result<State, SessionError> {
         if self.finished {
             return Err(SessionError::MechanismDone);
         }
@@ -456,13 +513,20 @@ impl Authentication for DigestServer {
             let r = Response::parse(tok).map_err(|e| session_error(e.into()))?;
             let realm = r.realm.clone().unwrap_or_default();
             let authzid = r.authzid.clone().unwrap_or_default();
-            let p = UserProvider { authid: &r.username, realm: &realm, authzid: &authzid };
-            let stored = match session.maybe_need_with::<DigestSecret, _, _>(&p, |s| Ok(s.clone()))? {
-                Some(s) => Some(StoredSecret::Secret(s)),
-                None => session.maybe_need_with::<Password, _, _>(&p, |pw| {
-                    Ok(std::str::from_utf8(pw).ok().map(StoredSecret::password))
-                })?.flatten(),
+            let p = UserProvider {
+                authid: &r.username,
+                realm: &realm,
+                authzid: &authzid,
             };
+            let stored =
+                match session.maybe_need_with::<DigestSecret, _, _>(&p, |s| Ok(s.clone()))? {
+                    Some(s) => Some(StoredSecret::Secret(s)),
+                    None => session
+                        .maybe_need_with::<Password, _, _>(&p, |pw| {
+                            Ok(std::str::from_utf8(pw).ok().map(StoredSecret::password))
+                        })?
+                        .flatten(),
+                };
             *self.secret.lock().unwrap_or_else(|e| e.into_inner()) = stored;
             who = Some((r.username, realm, authzid));
         }
@@ -475,11 +539,24 @@ impl Authentication for DigestServer {
             }
             Step::Complete(tok) => {
                 let (user, realm, authzid) = who.ok_or(SessionError::MechanismDone)?;
-                session.validate(&UserProvider { authid: &user, realm: &realm, authzid: &authzid })?;
-                let negotiated = ctx.negotiated().cloned().ok_or(SessionError::MechanismDone)?;
+                session.validate(&UserProvider {
+                    authid: &user,
+                    realm: &realm,
+                    authzid: &authzid,
+                })?;
+                let negotiated = ctx
+                    .negotiated()
+                    .cloned()
+                    .ok_or(SessionError::MechanismDone)?;
                 self.layer = layer_of(&negotiated, || ctx.security_layer())?;
                 self.finished = true;
-                let _ = session.action::<DigestOutcome>(&EmptyProvider, &Outcome { negotiated, reauth_ticket: None });
+                let _ = session.action::<DigestOutcome>(
+                    &EmptyProvider,
+                    &Outcome {
+                        negotiated,
+                        reauth_ticket: None,
+                    },
+                );
                 writer.write_all(&tok.unwrap_or_default())?;
                 Ok(State::Finished(MessageSent::Yes))
             }
@@ -487,11 +564,17 @@ impl Authentication for DigestServer {
     }
 
     fn encode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
-        self.layer.as_mut().ok_or(SessionError::NoSecurityLayer)?.encode(input, writer)
+        self.layer
+            .as_mut()
+            .ok_or(SessionError::NoSecurityLayer)?
+            .encode(input, writer)
     }
 
     fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
-        self.layer.as_mut().ok_or(SessionError::NoSecurityLayer)?.decode(input, writer)
+        self.layer
+            .as_mut()
+            .ok_or(SessionError::NoSecurityLayer)?
+            .decode(input, writer)
     }
 
     fn has_security_layer(&self) -> bool {

@@ -456,7 +456,9 @@ fn reauthentication_with_a_ticket_on_a_new_client_context() {
     let (mut c2, tok) = ClientContext::resume(client("alice", "secret"), ticket).unwrap();
     assert_eq!(Response::parse(&tok).unwrap().nc, 2);
     let mut s2 = ServerContext::new(cfg(), store).unwrap();
-    let Step::Complete(Some(rsp)) = s2.step(Some(&tok)).unwrap() else { panic!() };
+    let Step::Complete(Some(rsp)) = s2.step(Some(&tok)).unwrap() else {
+        panic!()
+    };
     c2.step(Some(&rsp)).unwrap();
     assert!(c2.is_established());
     assert_eq!(c2.negotiated().unwrap().nc, 2);

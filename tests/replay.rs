@@ -26,3 +26,13 @@ fn replay_dir(dir: &str, at_least: usize) {
 fn rfc_examples() {
     replay_dir("rfc", 2);
 }
+
+#[test]
+fn cyrus_recordings() {
+    replay_dir("cyrus", 30);
+}
+
+#[test]
+fn jdk_recordings() {
+    replay_dir("jdk", 30);
+}

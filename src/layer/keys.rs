@@ -1,0 +1,236 @@
+//! Key derivation (RFC 2831 §2.3, §2.4) and the per-direction crypto state.
+
+use des::cipher::generic_array::GenericArray;
+use des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
+use des::{Des, TdesEde2};
+use hmac::{Hmac, Mac};
+use md5::{Digest, Md5};
+use rc4::consts::U16;
+use rc4::{Rc4, StreamCipher};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::Cipher;
+
+const SIGN_C2S: &[u8] = b"Digest session key to client-to-server signing key magic constant";
+const SIGN_S2C: &[u8] = b"Digest session key to server-to-client signing key magic constant";
+const SEAL_C2S: &[u8] = b"Digest H(A1) to client-to-server sealing key magic constant";
+const SEAL_S2C: &[u8] = b"Digest H(A1) to server-to-client sealing key magic constant";
+
+/// Direction of traffic a key set protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    ClientToServer,
+    ServerToClient,
+}
+
+fn md5_concat(a: &[u8], b: &[u8]) -> Zeroizing<[u8; 16]> {
+    let mut h = Md5::new();
+    h.update(a);
+    h.update(b);
+    Zeroizing::new(h.finalize().into())
+}
+
+/// Ki for one direction: MD5(H(A1) || signing constant).
+pub(crate) fn integrity_key(ha1: &[u8; 16], dir: Direction) -> Zeroizing<[u8; 16]> {
+    let magic = match dir {
+        Direction::ClientToServer => SIGN_C2S,
+        Direction::ServerToClient => SIGN_S2C,
+    };
+    md5_concat(ha1, magic)
+}
+
+/// Kc for one direction: MD5(H(A1)[..n] || sealing constant).
+pub(crate) fn confidentiality_key(
+    ha1: &[u8; 16],
+    cipher: Cipher,
+    dir: Direction,
+) -> Zeroizing<[u8; 16]> {
+    let magic = match dir {
+        Direction::ClientToServer => SEAL_C2S,
+        Direction::ServerToClient => SEAL_S2C,
+    };
+    md5_concat(&ha1[..cipher.key_derivation_len()], magic)
+}
+
+/// Spreads 56 key bits over 8 bytes, 7 bits per byte in the high bits; the low bit of
+/// each byte is set to odd parity (DES ignores it, but it keeps the key canonical).
+pub(crate) fn des_key(seven: &[u8]) -> Zeroizing<[u8; 8]> {
+    debug_assert_eq!(seven.len(), 7);
+    let mut bits: u64 = 0;
+    for &b in seven {
+        bits = (bits << 8) | u64::from(b);
+    }
+    let mut out = Zeroizing::new([0u8; 8]);
+    for (i, o) in out.iter_mut().enumerate() {
+        let seven_bits = ((bits >> (49 - 7 * i)) & 0x7f) as u8;
+        let b = seven_bits << 1;
+        *o = b | ((b.count_ones() as u8 & 1) ^ 1);
+    }
+    bits.zeroize();
+    out
+}
+
+/// A keyed HMAC-MD5 whose inner/outer states are computed once; each message clones it.
+pub(crate) struct MacKey(Hmac<Md5>);
+
+impl MacKey {
+    pub(crate) fn new(ki: &[u8; 16]) -> Self {
+        MacKey(<Hmac<Md5> as Mac>::new_from_slice(ki).expect("HMAC takes any key length"))
+    }
+
+    /// First 10 bytes of HMAC-MD5(Ki, seq || msg).
+    #[inline]
+    pub(crate) fn mac10(&self, seq: u32, msg: &[u8]) -> [u8; 10] {
+        let mut m = self.0.clone();
+        m.update(&seq.to_be_bytes());
+        m.update(msg);
+        let full = m.finalize().into_bytes();
+        let mut out = [0u8; 10];
+        out.copy_from_slice(&full[..10]);
+        out
+    }
+}
+
+impl Drop for MacKey {
+    fn drop(&mut self) {
+        // md-5 0.10 offers no zeroize for its state: overwrite the precomputed
+        // ipad/opad states in place with those of an all-zero key (best effort).
+        self.0 = <Hmac<Md5> as Mac>::new_from_slice(&[0u8; 16]).expect("any key length");
+        std::hint::black_box(&mut self.0);
+    }
+}
+
+/// Confidentiality state for one direction. RC4 keystream and CBC chaining both
+/// continue across messages.
+pub(crate) enum CipherState {
+    Rc4(Rc4<U16>),
+    Des { cipher: Des, iv: [u8; 8] },
+    TripleDes { cipher: TdesEde2, iv: [u8; 8] },
+}
+
+impl CipherState {
+    pub(crate) fn new(cipher: Cipher, kc: &[u8; 16]) -> Self {
+        match cipher {
+            Cipher::Rc4 | Cipher::Rc4_40 | Cipher::Rc4_56 => {
+                CipherState::Rc4(Rc4::new(GenericArray::from_slice(kc)))
+            }
+            Cipher::Des => {
+                let k = des_key(&kc[..7]);
+                let mut iv = [0u8; 8];
+                iv.copy_from_slice(&kc[8..16]);
+                CipherState::Des {
+                    cipher: Des::new(GenericArray::from_slice(&k[..])),
+                    iv,
+                }
+            }
+            Cipher::TripleDes => {
+                let k1 = des_key(&kc[..7]);
+                let k2 = des_key(&kc[7..14]);
+                let mut k = Zeroizing::new([0u8; 16]);
+                k[..8].copy_from_slice(&k1[..]);
+                k[8..].copy_from_slice(&k2[..]);
+                let mut iv = [0u8; 8];
+                iv.copy_from_slice(&kc[8..16]);
+                CipherState::TripleDes {
+                    cipher: TdesEde2::new(GenericArray::from_slice(&k[..])),
+                    iv,
+                }
+            }
+        }
+    }
+
+    /// Encrypts `buf` in place. For DES ciphers `buf.len()` is a multiple of 8.
+    #[inline]
+    pub(crate) fn encrypt(&mut self, buf: &mut [u8]) {
+        match self {
+            CipherState::Rc4(rc4) => rc4.apply_keystream(buf),
+            CipherState::Des { cipher, iv } => cbc_encrypt(cipher, iv, buf),
+            CipherState::TripleDes { cipher, iv } => cbc_encrypt(cipher, iv, buf),
+        }
+    }
+
+    /// Decrypts `buf` in place. For DES ciphers `buf.len()` is a multiple of 8.
+    #[inline]
+    pub(crate) fn decrypt(&mut self, buf: &mut [u8]) {
+        match self {
+            CipherState::Rc4(rc4) => rc4.apply_keystream(buf),
+            CipherState::Des { cipher, iv } => cbc_decrypt(cipher, iv, buf),
+            CipherState::TripleDes { cipher, iv } => cbc_decrypt(cipher, iv, buf),
+        }
+    }
+}
+
+impl Drop for CipherState {
+    fn drop(&mut self) {
+        // The ciphers zeroize themselves (crate feature `zeroize`); the IV is ours.
+        match self {
+            CipherState::Rc4(_) => {}
+            CipherState::Des { iv, .. } | CipherState::TripleDes { iv, .. } => iv.zeroize(),
+        }
+    }
+}
+
+#[inline]
+fn cbc_encrypt<C: BlockEncrypt>(cipher: &C, iv: &mut [u8; 8], buf: &mut [u8]) {
+    debug_assert_eq!(buf.len() % 8, 0);
+    for block in buf.chunks_exact_mut(8) {
+        for (b, v) in block.iter_mut().zip(iv.iter()) {
+            *b ^= *v;
+        }
+        cipher.encrypt_block(GenericArray::from_mut_slice(block));
+        iv.copy_from_slice(block);
+    }
+}
+
+#[inline]
+fn cbc_decrypt<C: BlockDecrypt>(cipher: &C, iv: &mut [u8; 8], buf: &mut [u8]) {
+    debug_assert_eq!(buf.len() % 8, 0);
+    let mut ct = [0u8; 8];
+    for block in buf.chunks_exact_mut(8) {
+        ct.copy_from_slice(block);
+        cipher.decrypt_block(GenericArray::from_mut_slice(block));
+        for (b, v) in block.iter_mut().zip(iv.iter()) {
+            *b ^= *v;
+        }
+        *iv = ct;
+    }
+    ct.zeroize();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn des_key_spreads_bits() {
+        // 56 one-bits: every byte has seven ones in the high bits, parity bit 0 (odd).
+        assert_eq!(*des_key(&[0xff; 7]), [0xfe; 8]);
+        // all zero: parity bit set to make each byte odd.
+        assert_eq!(*des_key(&[0; 7]), [0x01; 8]);
+        // first bit only
+        assert_eq!(
+            *des_key(&[0x80, 0, 0, 0, 0, 0, 0]),
+            [0x80, 1, 1, 1, 1, 1, 1, 1]
+        );
+        // last bit only
+        assert_eq!(
+            *des_key(&[0, 0, 0, 0, 0, 0, 0x01]),
+            [1, 1, 1, 1, 1, 1, 1, 0x02]
+        );
+    }
+
+    #[test]
+    fn hmac_md5_rfc2202_case_2() {
+        // RFC 2202 test case 2 (key "Jefe"): checks that cloning the keyed state works.
+        let mut m = <Hmac<Md5> as Mac>::new_from_slice(b"Jefe").unwrap();
+        m.update(b"what do ya want for nothing?");
+        let out = m.finalize().into_bytes();
+        assert_eq!(
+            out[..],
+            [
+                0x75, 0x0c, 0x78, 0x3e, 0x6a, 0xb0, 0xb5, 0x03, 0xea, 0xa8, 0x6e, 0x31, 0x0a, 0x5d,
+                0xb7, 0x38
+            ]
+        );
+    }
+}
