@@ -11,6 +11,7 @@ pub mod layer;
 pub mod mechanism;
 pub mod response;
 pub mod server;
+pub mod stream;
 mod types;
 
 pub use client::{ClientConfig, ClientContext, Credential, ReauthTicket, Requirements, Target};

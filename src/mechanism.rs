@@ -74,7 +74,7 @@ use rsasl::registry::{Matches, Mechanism, Named, Side as RsaslSide};
 
 use crate::challenge::Challenge;
 use crate::digest::Secret;
-use crate::layer::{Sealer, Unsealer};
+use crate::layer::{FrameDecoder, Peek, Sealer, Unsealer};
 use crate::response::Response;
 use crate::{
     Cipher, CipherSet, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet,
@@ -246,6 +246,7 @@ fn session_error(e: Error) -> SessionError {
 struct Layer {
     sealer: Sealer,
     unsealer: Unsealer,
+    frames: FrameDecoder,
     scratch: Vec<u8>,
 }
 
@@ -261,27 +262,20 @@ impl Layer {
     }
 
     fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
-        let Some(prefix) = input.get(..4) else {
-            return Err(SessionError::InputDataRequired);
-        };
-        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-        if len > self.unsealer.max_wire_len() {
-            return Err(session_error(Error::Layer(
-                crate::layer::LayerError::FrameTooLarge {
-                    len,
-                    max: self.unsealer.max_wire_len(),
-                },
-            )));
-        }
-        let Some(wire) = input.get(4..4 + len) else {
-            return Err(SessionError::InputDataRequired);
+        let frame_len = match self
+            .frames
+            .peek(input)
+            .map_err(|e| session_error(e.into()))?
+        {
+            Peek::Frame { frame_len } => frame_len,
+            Peek::NeedMore { .. } => return Err(SessionError::InputDataRequired),
         };
         self.scratch.clear();
         self.unsealer
-            .unseal(wire, &mut self.scratch)
+            .unseal(&input[4..frame_len], &mut self.scratch)
             .map_err(|e| session_error(e.into()))?;
         writer.write_all(&self.scratch)?;
-        Ok(4 + len)
+        Ok(frame_len)
     }
 }
 
@@ -293,9 +287,11 @@ fn layer_of(
         return Ok(None);
     }
     let (sealer, unsealer) = take().map_err(session_error)?;
+    let frames = FrameDecoder::new(negotiated.own_maxbuf).map_err(|e| session_error(e.into()))?;
     Ok(Some(Layer {
         sealer,
         unsealer,
+        frames,
         scratch: Vec::new(),
     }))
 }

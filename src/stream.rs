@@ -1,0 +1,365 @@
+//! A tokio stream that protects everything it carries with the negotiated security
+//! layer: writes are sealed into RFC 4422 length-prefixed frames (split at the peer's
+//! maxbuf), reads are unsealed. It is itself `AsyncRead + AsyncWrite`, and splits into
+//! halves that two tasks can use at once.
+//!
+//! ```no_run
+//! # async fn demo(tcp: tokio::net::TcpStream, mut client: sasl_digest_md5::ClientContext) -> std::io::Result<()> {
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! use sasl_digest_md5::stream::SecureStream;
+//! // ... authenticate `client` over `tcp` first ...
+//! let (sealer, unsealer) = client.security_layer().map_err(std::io::Error::other)?;
+//! let own_maxbuf = client.negotiated().unwrap().own_maxbuf;
+//! let mut secure = SecureStream::new(tcp, sealer, unsealer, own_maxbuf)?;
+//! secure.write_all(b"hello").await?;
+//! secure.flush().await?;
+//! let mut buf = [0u8; 5];
+//! secure.read_exact(&mut buf).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Errors surface as `std::io::Error`: `InvalidData` wrapping the [`LayerError`] for
+//! a frame that fails its checks (the reading half then stays failed),
+//! `UnexpectedEof` for a connection that ends in the middle of a frame.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+
+use crate::layer::{FrameDecoder, LayerError, Peek, Sealer, Unsealer};
+
+/// The sending side of a security layer, as the stream needs it.
+pub trait FrameSeal {
+    /// Seals the start of `msg` into one length-prefixed frame appended to `out`;
+    /// returns how many bytes of `msg` it took (at least one if `msg` is not empty).
+    fn seal_frame(&mut self, msg: &[u8], out: &mut Vec<u8>) -> io::Result<usize>;
+}
+
+/// The receiving side of a security layer, as the stream needs it.
+pub trait FrameUnseal {
+    /// Unseals one whole frame (`frame` includes the 4-byte prefix), appending the
+    /// plaintext to `out`.
+    fn unseal_frame(&mut self, frame: &mut [u8], out: &mut Vec<u8>) -> io::Result<()>;
+}
+
+fn invalid(e: LayerError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+impl FrameSeal for Sealer {
+    fn seal_frame(&mut self, msg: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
+        let n = msg.len().min(self.max_plaintext_len());
+        Sealer::seal_frame(self, &msg[..n], out).map_err(invalid)?;
+        Ok(n)
+    }
+}
+
+impl FrameUnseal for Unsealer {
+    fn unseal_frame(&mut self, frame: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
+        let wire = frame
+            .get_mut(4..)
+            .ok_or_else(|| invalid(LayerError::FrameTooShort { len: 0, min: 16 }))?;
+        let n = self.unseal_in_place(wire).map_err(invalid)?;
+        out.extend_from_slice(&wire[..n]);
+        Ok(())
+    }
+}
+
+/// A security layer held by an rsasl [`Session`](rsasl::prelude::Session), shared by
+/// the two halves of a stream (both `encode` and `decode` need the session).
+pub struct SessionLayer<V: rsasl::prelude::Validation, C>(
+    pub Arc<Mutex<rsasl::prelude::Session<V, C>>>,
+);
+
+impl<V: rsasl::prelude::Validation, C> Clone for SessionLayer<V, C> {
+    fn clone(&self) -> Self {
+        SessionLayer(Arc::clone(&self.0))
+    }
+}
+
+impl<V, C> SessionLayer<V, C>
+where
+    V: rsasl::prelude::Validation,
+{
+    fn with<T>(&self, f: impl FnOnce(&mut rsasl::prelude::Session<V, C>) -> T) -> T {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+}
+
+impl<V, C> FrameSeal for SessionLayer<V, C>
+where
+    V: rsasl::prelude::Validation,
+    C: rsasl::prelude::ChannelBindingCallback,
+{
+    fn seal_frame(&mut self, msg: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
+        self.with(|s| s.encode(msg, out)).map_err(io::Error::other)
+    }
+}
+
+impl<V, C> FrameUnseal for SessionLayer<V, C>
+where
+    V: rsasl::prelude::Validation,
+    C: rsasl::prelude::ChannelBindingCallback,
+{
+    fn unseal_frame(&mut self, frame: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
+        self.with(|s| s.decode(frame, out))
+            .map(|_| ())
+            .map_err(io::Error::other)
+    }
+}
+
+/// The reading half: unseals frames from `R`.
+pub struct SecureReader<R, U = Unsealer> {
+    inner: R,
+    unsealer: U,
+    frames: FrameDecoder,
+    /// Read buffer: `raw[start..end]` read but not yet consumed.
+    raw: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Plaintext unsealed; `plain[pos..]` not yet returned.
+    plain: Vec<u8>,
+    pos: usize,
+    failed: bool,
+}
+
+impl<R, U> SecureReader<R, U> {
+    /// Reads frames of at most `own_maxbuf` bytes (what we advertised) from `inner`.
+    pub fn new(inner: R, unsealer: U, own_maxbuf: u32) -> io::Result<Self> {
+        Ok(SecureReader {
+            inner,
+            unsealer,
+            frames: FrameDecoder::new(own_maxbuf).map_err(invalid)?,
+            raw: Vec::new(),
+            start: 0,
+            end: 0,
+            plain: Vec::new(),
+            pos: 0,
+            failed: false,
+        })
+    }
+
+    /// The underlying reader.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+impl<R: AsyncRead + Unpin, U: FrameUnseal + Unpin> AsyncRead for SecureReader<R, U> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            if this.pos < this.plain.len() {
+                let n = buf.remaining().min(this.plain.len() - this.pos);
+                buf.put_slice(&this.plain[this.pos..this.pos + n]);
+                this.pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            if this.failed {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    LayerError::Poisoned,
+                )));
+            }
+            let want = match this.frames.peek(&this.raw[this.start..this.end]) {
+                Ok(Peek::Frame { frame_len }) => {
+                    this.plain.clear();
+                    this.pos = 0;
+                    let frame = &mut this.raw[this.start..this.start + frame_len];
+                    this.start += frame_len;
+                    if let Err(e) = this.unsealer.unseal_frame(frame, &mut this.plain) {
+                        this.failed = true;
+                        return Poll::Ready(Err(e));
+                    }
+                    continue;
+                }
+                Ok(Peek::NeedMore { frame_len }) => frame_len.unwrap_or(4),
+                Err(e) => {
+                    this.failed = true;
+                    return Poll::Ready(Err(invalid(e)));
+                }
+            };
+            // Compact, then read at least what the frame still needs (bounded by our
+            // maxbuf, which `peek` checked).
+            this.raw.copy_within(this.start..this.end, 0);
+            this.end -= this.start;
+            this.start = 0;
+            let have = this.end;
+            if this.raw.len() < have + want.saturating_sub(have).max(READ_CHUNK) {
+                this.raw
+                    .resize(have + want.saturating_sub(have).max(READ_CHUNK), 0);
+            }
+            let mut rb = ReadBuf::new(&mut this.raw[have..]);
+            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
+            let got = rb.filled().len();
+            this.end += got;
+            if got == 0 {
+                if have == 0 {
+                    return Poll::Ready(Ok(())); // clean end of stream
+                }
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the connection ended in the middle of a security-layer frame",
+                )));
+            }
+        }
+    }
+}
+
+/// The writing half: seals into frames written to `W`.
+pub struct SecureWriter<W, T = Sealer> {
+    inner: W,
+    sealer: T,
+    out: Vec<u8>,
+    written: usize,
+}
+
+impl<W, T> SecureWriter<W, T> {
+    /// Seals everything written into frames sent to `inner`.
+    pub fn new(inner: W, sealer: T) -> Self {
+        SecureWriter {
+            inner,
+            sealer,
+            out: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// The underlying writer.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+}
+
+impl<W: AsyncWrite + Unpin, T> SecureWriter<W, T> {
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.out.len() {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.out[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        self.out.clear();
+        self.written = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<W: AsyncWrite + Unpin, T: FrameSeal + Unpin> AsyncWrite for SecureWriter<W, T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        ready!(this.poll_drain(cx))?;
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let n = this.sealer.seal_frame(buf, &mut this.out)?;
+        // Start sending right away; what does not go now goes on the next call or flush.
+        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(cx))?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(cx))?;
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A protected stream over `S`; see the [module docs](self).
+pub struct SecureStream<S, T = Sealer, U = Unsealer> {
+    reader: SecureReader<ReadHalf<S>, U>,
+    writer: SecureWriter<WriteHalf<S>, T>,
+}
+
+impl<S: AsyncRead + AsyncWrite> SecureStream<S> {
+    /// Wraps `stream` with our own security layer halves. `own_maxbuf` is the maxbuf we
+    /// advertised (the largest frame we accept).
+    ///
+    /// # Errors
+    /// `InvalidInput` if `own_maxbuf` is outside 17..=16777215.
+    pub fn new(stream: S, sealer: Sealer, unsealer: Unsealer, own_maxbuf: u32) -> io::Result<Self> {
+        let (r, w) = tokio::io::split(stream);
+        Ok(SecureStream {
+            reader: SecureReader::new(r, unsealer, own_maxbuf)?,
+            writer: SecureWriter::new(w, sealer),
+        })
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite, V: rsasl::prelude::Validation, C>
+    SecureStream<S, SessionLayer<V, C>, SessionLayer<V, C>>
+{
+    /// Wraps `stream` with the security layer of an authenticated rsasl session.
+    /// `own_maxbuf` is the maxbuf this side advertised (65536 unless the application
+    /// set another through the mechanism's policy).
+    pub fn with_session(
+        stream: S,
+        session: rsasl::prelude::Session<V, C>,
+        own_maxbuf: u32,
+    ) -> io::Result<Self> {
+        let layer = SessionLayer(Arc::new(Mutex::new(session)));
+        let (r, w) = tokio::io::split(stream);
+        Ok(SecureStream {
+            reader: SecureReader::new(r, layer.clone(), own_maxbuf)?,
+            writer: SecureWriter::new(w, layer),
+        })
+    }
+}
+
+impl<S, T, U> SecureStream<S, T, U> {
+    /// Splits into halves usable from two tasks at once.
+    pub fn into_split(self) -> (SecureReader<ReadHalf<S>, U>, SecureWriter<WriteHalf<S>, T>) {
+        (self.reader, self.writer)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite, T: Unpin, U: FrameUnseal + Unpin> AsyncRead
+    for SecureStream<S, T, U>
+{
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.reader).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite, T: FrameSeal + Unpin, U: Unpin> AsyncWrite
+    for SecureStream<S, T, U>
+{
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.writer).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.writer).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.writer).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,458 @@
+//! The rsasl mechanism end to end (client and server sessions in memory), its
+//! security layer through `Session::encode`/`decode`, and the tokio secure stream.
+
+use std::sync::{Arc, Mutex};
+
+use rsasl::callback::{Context, Request, SessionCallback, SessionData};
+use rsasl::prelude::*;
+use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
+use rsasl::validate::{NoValidation, Validate, ValidationError};
+use sasl_digest_md5::mechanism::{
+    ClientPolicy, DigestClientPolicy, DigestOutcome, DigestReauthTicket, DigestServerPolicy,
+    OfferedRealms, Outcome, ServerPolicy,
+};
+use sasl_digest_md5::stream::SecureStream;
+use sasl_digest_md5::{
+    Cipher, CipherSet, Qop, QopSet, ReauthCache, ReauthTicket, Requirements, DIGEST_MD5,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+static MECHS: &[Mechanism] = &[DIGEST_MD5];
+
+#[derive(Default)]
+struct ClientCb {
+    password: &'static str,
+    policy: ClientPolicy,
+    pick_realm: Option<&'static str>,
+    seen_realms: Mutex<Vec<String>>,
+    outcome: Mutex<Option<Outcome>>,
+    ticket: Option<ReauthTicket>,
+}
+
+impl SessionCallback for ClientCb {
+    fn callback(
+        &self,
+        _: &SessionData,
+        ctx: &Context,
+        req: &mut Request,
+    ) -> Result<(), SessionError> {
+        if let Some(o) = req.get_action::<DigestOutcome>() {
+            *self.outcome.lock().unwrap() = Some(o.clone());
+            return Ok(());
+        }
+        if req.is::<Realm>() {
+            *self.seen_realms.lock().unwrap() =
+                ctx.get_ref::<OfferedRealms>().unwrap_or(&[]).to_vec();
+            if let Some(r) = self.pick_realm {
+                req.satisfy::<Realm>(r)?;
+            }
+            return Ok(());
+        }
+        if let Some(t) = &self.ticket {
+            req.satisfy::<DigestReauthTicket>(t)?;
+        }
+        req.satisfy::<AuthId>("alice")?
+            .satisfy::<Password>(self.password.as_bytes())?
+            .satisfy::<Service>("imap")?
+            .satisfy::<Hostname>("mail.example.com")?
+            .satisfy::<DigestClientPolicy>(&self.policy)?;
+        Ok(())
+    }
+}
+
+struct Authenticated;
+impl Validation for Authenticated {
+    type Value = (String, String);
+}
+
+struct ServerCb {
+    policy: ServerPolicy,
+}
+
+impl SessionCallback for ServerCb {
+    fn callback(
+        &self,
+        _: &SessionData,
+        ctx: &Context,
+        req: &mut Request,
+    ) -> Result<(), SessionError> {
+        if req.is::<Password>() {
+            if ctx.get_ref::<AuthId>() == Some("alice") {
+                req.satisfy::<Password>(b"secret")?;
+            }
+            return Ok(());
+        }
+        req.satisfy::<Service>("imap")?
+            .satisfy::<Hostname>("mail.example.com")?
+            .satisfy::<DigestServerPolicy>(&self.policy)?;
+        Ok(())
+    }
+
+    fn validate(
+        &self,
+        _: &SessionData,
+        ctx: &Context,
+        v: &mut Validate<'_>,
+    ) -> Result<(), ValidationError> {
+        let user = ctx.get_ref::<AuthId>().unwrap_or_default().to_owned();
+        let authzid = ctx.get_ref::<AuthzId>().unwrap_or_default().to_owned();
+        assert!(ctx.get_ref::<Realm>().is_some());
+        v.finalize::<Authenticated>((user, authzid));
+        Ok(())
+    }
+}
+
+fn policy(qop: Qop, cipher: Option<Cipher>) -> ClientPolicy {
+    let requirements = match qop {
+        Qop::Auth => Requirements::NONE,
+        Qop::AuthInt => Requirements::INTEGRITY,
+        Qop::AuthConf => Requirements::CONFIDENTIALITY,
+    };
+    ClientPolicy {
+        requirements,
+        max_qop: qop,
+        ciphers: cipher.into_iter().collect(),
+        ..ClientPolicy::default()
+    }
+}
+
+fn server_policy() -> ServerPolicy {
+    ServerPolicy {
+        realms: vec!["example.com".into(), "other.org".into()],
+        qops: QopSet::ALL,
+        ciphers: CipherSet::ALL,
+        ..ServerPolicy::default()
+    }
+}
+
+type Sessions = (Session<NoValidation>, Session<Authenticated>, Arc<ClientCb>);
+
+fn sessions(client_cb: ClientCb, spol: ServerPolicy) -> Sessions {
+    let ccb = Arc::new(client_cb);
+    let ccfg = SASLConfig::builder()
+        .with_registry(Registry::with_mechanisms(MECHS))
+        .with_callback(ArcCb(ccb.clone()))
+        .unwrap();
+    let scfg = SASLConfig::builder()
+        .with_registry(Registry::with_mechanisms(MECHS))
+        .with_callback(ServerCb { policy: spol })
+        .unwrap();
+    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
+    let client = SASLClient::new(ccfg).start_suggested(&[name]).unwrap();
+    let server = SASLServer::<Authenticated>::new(scfg)
+        .start_suggested(name)
+        .unwrap();
+    (client, server, ccb)
+}
+
+struct ArcCb(Arc<ClientCb>);
+impl SessionCallback for ArcCb {
+    fn callback(&self, s: &SessionData, c: &Context, r: &mut Request) -> Result<(), SessionError> {
+        self.0.callback(s, c, r)
+    }
+}
+
+/// Runs the exchange the way LDAP does (rspauth as success data).
+fn authenticate((mut client, mut server, cb): Sessions) -> Result<Sessions, SessionError> {
+    assert!(server.are_we_first());
+    assert!(!client.are_we_first());
+    let mut challenge = Vec::new();
+    assert!(server.step(None, &mut challenge)?.is_running());
+    let mut response = Vec::new();
+    assert!(client.step(Some(&challenge), &mut response)?.is_running());
+    let mut rspauth = Vec::new();
+    assert_eq!(
+        server.step(Some(&response), &mut rspauth)?,
+        State::Finished(MessageSent::Yes)
+    );
+    assert!(rspauth.starts_with(b"rspauth="));
+    assert_eq!(
+        client.step(Some(&rspauth), &mut Vec::new())?,
+        State::Finished(MessageSent::No)
+    );
+    Ok((client, server, cb))
+}
+
+#[test]
+fn auth_through_rsasl_with_realm_choice_and_validation() {
+    let cb = ClientCb {
+        password: "secret",
+        pick_realm: Some("other.org"),
+        ..Default::default()
+    };
+    let (client, mut server, cb) = authenticate(sessions(cb, server_policy())).unwrap();
+    assert_eq!(
+        *cb.seen_realms.lock().unwrap(),
+        ["example.com", "other.org"]
+    );
+    assert_eq!(
+        server.validation(),
+        Some(("alice".to_owned(), String::new()))
+    );
+    let o = cb.outcome.lock().unwrap().clone().unwrap();
+    assert_eq!(o.negotiated.qop, Qop::Auth);
+    assert_eq!(o.negotiated.realm.as_deref(), Some("other.org"));
+    assert!(o.reauth_ticket.is_some());
+    assert!(!client.has_security_layer());
+    assert!(!server.has_security_layer());
+}
+
+#[test]
+fn wrong_password_is_an_outcome_error() {
+    let (mut client, mut server, _) = sessions(
+        ClientCb {
+            password: "wrong",
+            ..Default::default()
+        },
+        server_policy(),
+    );
+    let mut ch = Vec::new();
+    server.step(None, &mut ch).unwrap();
+    let mut resp = Vec::new();
+    client.step(Some(&ch), &mut resp).unwrap();
+    let err = server.step(Some(&resp), &mut Vec::new()).unwrap_err();
+    assert!(err.is_mechanism_error(), "{err:?}");
+    assert_eq!(server.validation(), None);
+}
+
+#[test]
+fn client_step_without_challenge_is_recoverable() {
+    let (mut client, mut server, _) = sessions(
+        ClientCb {
+            password: "secret",
+            ..Default::default()
+        },
+        server_policy(),
+    );
+    assert!(matches!(
+        client.step(None, &mut Vec::new()),
+        Err(SessionError::InputDataRequired)
+    ));
+    let mut ch = Vec::new();
+    server.step(None, &mut ch).unwrap();
+    assert!(client
+        .step(Some(&ch), &mut Vec::new())
+        .unwrap()
+        .is_running());
+}
+
+#[test]
+fn bad_rspauth_and_junk_after_success() {
+    let (mut client, mut server, _) = sessions(
+        ClientCb {
+            password: "secret",
+            ..Default::default()
+        },
+        server_policy(),
+    );
+    let mut ch = Vec::new();
+    server.step(None, &mut ch).unwrap();
+    let mut resp = Vec::new();
+    client.step(Some(&ch), &mut resp).unwrap();
+    // The protocol ended without rspauth: mutual authentication fails.
+    assert!(matches!(
+        client.step(None, &mut Vec::new()),
+        Err(SessionError::MutualAuthenticationFailed)
+    ));
+
+    let (mut client, mut server, _) = sessions(
+        ClientCb {
+            password: "secret",
+            ..Default::default()
+        },
+        server_policy(),
+    );
+    let (mut ch, mut resp, mut rsp) = (Vec::new(), Vec::new(), Vec::new());
+    server.step(None, &mut ch).unwrap();
+    client.step(Some(&ch), &mut resp).unwrap();
+    server.step(Some(&resp), &mut rsp).unwrap();
+    // IMAP/XMPP: rspauth as a challenge, then (Prosody) junk as success data.
+    assert!(client
+        .step(Some(&rsp), &mut Vec::new())
+        .unwrap()
+        .is_finished());
+    assert!(client
+        .step(Some(b"\x00garbage"), &mut Vec::new())
+        .unwrap()
+        .is_finished());
+}
+
+#[test]
+fn layers_through_session_encode_decode() {
+    for (qop, cipher) in [
+        (Qop::AuthInt, None),
+        (Qop::AuthConf, Some(Cipher::Rc4)),
+        (Qop::AuthConf, Some(Cipher::TripleDes)),
+        (Qop::AuthConf, Some(Cipher::Des)),
+    ] {
+        let cb = ClientCb {
+            password: "secret",
+            policy: ClientPolicy {
+                maxbuf: 1000,
+                ..policy(qop, cipher)
+            },
+            ..Default::default()
+        };
+        let (mut client, mut server, cb) = authenticate(sessions(cb, server_policy())).unwrap();
+        assert!(client.has_security_layer() && server.has_security_layer());
+        let o = cb.outcome.lock().unwrap().clone().unwrap();
+        assert_eq!((o.negotiated.qop, o.negotiated.cipher), (qop, cipher));
+        // Server -> client: a message larger than the client's maxbuf is split.
+        let msg: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+        let mut wire = Vec::new();
+        let mut taken = 0;
+        while taken < msg.len() {
+            taken += server.encode(&msg[taken..], &mut wire).unwrap();
+        }
+        let mut plain = Vec::new();
+        let mut pos = 0;
+        // A partial frame asks for more input.
+        assert!(matches!(
+            client.decode(&wire[..3], &mut plain),
+            Err(SessionError::InputDataRequired)
+        ));
+        assert!(matches!(
+            client.decode(&wire[..20], &mut plain),
+            Err(SessionError::InputDataRequired)
+        ));
+        let mut frames = 0;
+        while pos < wire.len() {
+            let n = client.decode(&wire[pos..], &mut plain).unwrap();
+            assert!(
+                n - 4 <= 1000,
+                "frame of {} bytes exceeds the client's maxbuf",
+                n - 4
+            );
+            pos += n;
+            frames += 1;
+        }
+        assert!(frames >= 5);
+        assert_eq!(plain, msg);
+        // Client -> server, and tampering is refused.
+        let mut w = Vec::new();
+        client.encode(b"hello", &mut w).unwrap();
+        let mut bad = w.clone();
+        bad[6] ^= 1;
+        let mut out = Vec::new();
+        assert!(server.decode(&bad, &mut out).is_err());
+    }
+}
+
+#[test]
+fn auth_only_has_no_layer() {
+    let (mut client, _, _) = authenticate(sessions(
+        ClientCb {
+            password: "secret",
+            ..Default::default()
+        },
+        server_policy(),
+    ))
+    .unwrap();
+    assert!(matches!(
+        client.encode(b"x", &mut Vec::new()),
+        Err(SessionError::NoSecurityLayer)
+    ));
+}
+
+#[test]
+fn downgrade_is_refused_by_the_mechanism() {
+    let cb = ClientCb {
+        password: "secret",
+        policy: policy(Qop::AuthConf, None),
+        ..Default::default()
+    };
+    let spol = ServerPolicy {
+        qops: QopSet::only(Qop::Auth),
+        ..server_policy()
+    };
+    assert!(authenticate(sessions(cb, spol)).is_err());
+}
+
+#[test]
+fn subsequent_authentication_through_rsasl() {
+    let cache = ReauthCache::new(8, std::time::Duration::from_secs(60));
+    let spol = ServerPolicy {
+        reauth_cache: Some(cache.clone()),
+        ..server_policy()
+    };
+    let (_, _, cb) = authenticate(sessions(
+        ClientCb {
+            password: "secret",
+            ..Default::default()
+        },
+        spol.clone(),
+    ))
+    .unwrap();
+    let ticket = cb
+        .outcome
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap()
+        .reauth_ticket
+        .unwrap();
+    // New connection: the client goes first with the ticket.
+    let (mut client, mut server, cb2) = sessions(
+        ClientCb {
+            password: "secret",
+            ticket: Some(ticket),
+            ..Default::default()
+        },
+        spol,
+    );
+    let mut first = Vec::new();
+    assert!(client.step(None, &mut first).unwrap().is_running());
+    let mut rsp = Vec::new();
+    assert_eq!(
+        server.step(Some(&first), &mut rsp).unwrap(),
+        State::Finished(MessageSent::Yes)
+    );
+    client.step(Some(&rsp), &mut Vec::new()).unwrap();
+    assert_eq!(
+        cb2.outcome.lock().unwrap().as_ref().unwrap().negotiated.nc,
+        2
+    );
+    assert!(server.validation().is_some());
+}
+
+async fn echo_pair(qop: Qop, cipher: Option<Cipher>) {
+    let (c, s) = tokio::io::duplex(4096);
+    let cb = ClientCb {
+        password: "secret",
+        policy: ClientPolicy {
+            maxbuf: 2048,
+            ..policy(qop, cipher)
+        },
+        ..Default::default()
+    };
+    let (client, server, _) = authenticate(sessions(cb, server_policy())).unwrap();
+    let mut cs = SecureStream::with_session(c, client, 2048).unwrap();
+    let ss = SecureStream::with_session(s, server, 65536).unwrap();
+    let (mut sr, mut sw) = ss.into_split();
+    // The server echoes from one task, reading and writing concurrently.
+    let echo = tokio::spawn(async move { tokio::io::copy(&mut sr, &mut sw).await.map(|_| sw) });
+    let msg: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let (mut cr, mut cw) = tokio::io::split(&mut cs);
+    let m2 = msg.clone();
+    let writer = async move {
+        cw.write_all(&m2).await.unwrap();
+        cw.flush().await.unwrap();
+    };
+    let reader = async {
+        let mut got = vec![0u8; msg.len()];
+        cr.read_exact(&mut got).await.unwrap();
+        got
+    };
+    let ((), got) = tokio::join!(writer, reader);
+    assert_eq!(got, msg);
+    cs.shutdown().await.unwrap();
+    drop(cs);
+    let _ = echo.await.unwrap();
+}
+
+#[tokio::test]
+async fn secure_stream_echo_over_rsasl_sessions() {
+    echo_pair(Qop::AuthInt, None).await;
+    echo_pair(Qop::AuthConf, Some(Cipher::Rc4_56)).await;
+    echo_pair(Qop::AuthConf, Some(Cipher::TripleDes)).await;
+}
