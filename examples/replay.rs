@@ -71,9 +71,9 @@ fn load(path: &Path) -> Result<Transcript, String> {
         let bytes = b64(&t["b64"])?;
         if t.get("reauth").and_then(Value::as_bool).unwrap_or(false) {
             if from_server {
-                match reauth.last_mut() {
-                    Some((_, ans @ None)) => *ans = Some(bytes),
-                    _ => {} // further server tokens (a stale challenge's follow-up) are not replayed
+                // Further server tokens (a stale challenge's follow-up) are not replayed.
+                if let Some((_, ans @ None)) = reauth.last_mut() {
+                    *ans = Some(bytes);
                 }
             } else if !bytes.is_empty() && reauth.last().map_or(true, |(_, a)| a.is_some()) {
                 reauth.push((bytes, None));

@@ -436,7 +436,9 @@ impl ClientContext {
                 match parse_rspauth(tok) {
                     Ok(got) => {
                         if digest::digest_eq(&expected, &got) {
-                            self.negotiated.as_mut().map(|n| n.mutual = true);
+                            if let Some(n) = self.negotiated.as_mut() {
+                                n.mutual = true;
+                            }
                             (
                                 State::Established {
                                     auth,

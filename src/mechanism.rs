@@ -3,7 +3,9 @@
 //!
 //! # Registration
 //! Either through rsasl's static registry (cargo feature `registry_static` of this
-//! crate, which turns on `rsasl/registry_static`), or explicitly:
+//! crate, which turns on `rsasl/registry_static`; the application must link this
+//! crate, e.g. by naming `sasl_digest_md5::DIGEST_MD5` or with
+//! `extern crate sasl_digest_md5;`), or explicitly:
 //! ```
 //! use rsasl::prelude::{Mechanism, Registry, SASLConfig};
 //! static MECHS: &[Mechanism] = &[sasl_digest_md5::DIGEST_MD5];
