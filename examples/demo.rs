@@ -11,110 +11,19 @@
 //! wire. To talk to a real server instead, see `examples/ldap.rs`, `imap.rs` and
 //! `xmpp.rs`.
 
+#[path = "support/toyproto.rs"]
+mod toyproto;
+
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use rsasl::callback::{Context, Request, SessionCallback, SessionData};
-use rsasl::prelude::*;
-use rsasl::property::{AuthId, AuthzId, Hostname, Password, Service};
-use rsasl::validate::{Validate, ValidationError};
-use sasl_digest_md5::mechanism::{
-    ClientPolicy, DigestClientPolicy, DigestOutcome, DigestServerPolicy, Outcome, ServerPolicy,
-};
-use sasl_digest_md5::stream::SecureStream;
-use sasl_digest_md5::{Cipher, CipherSet, Qop, QopSet, Requirements, DIGEST_MD5};
-use tokio::io::{
-    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf,
-};
+use sasl_digest_md5::mechanism::ClientPolicy;
+use sasl_digest_md5::{Cipher, Qop, Requirements};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-
-static MECHS: &[Mechanism] = &[DIGEST_MD5];
-const USER: &str = "alice";
-const PASSWORD: &str = "secret";
-const HOST: &str = "localhost";
-
-struct ClientCb {
-    policy: ClientPolicy,
-    outcome: Mutex<Option<Outcome>>,
-}
-
-impl SessionCallback for ClientCb {
-    fn callback(
-        &self,
-        _: &SessionData,
-        _: &Context,
-        req: &mut Request,
-    ) -> Result<(), SessionError> {
-        if let Some(o) = req.get_action::<DigestOutcome>() {
-            *self.outcome.lock().unwrap() = Some(o.clone());
-            return Ok(());
-        }
-        req.satisfy::<AuthId>(USER)?
-            .satisfy::<Password>(PASSWORD.as_bytes())?
-            .satisfy::<Service>("demo")?
-            .satisfy::<Hostname>(HOST)?
-            .satisfy::<DigestClientPolicy>(&self.policy)?;
-        Ok(())
-    }
-}
-
-struct Shared(Arc<ClientCb>);
-impl SessionCallback for Shared {
-    fn callback(&self, s: &SessionData, c: &Context, r: &mut Request) -> Result<(), SessionError> {
-        self.0.callback(s, c, r)
-    }
-}
-
-struct ServerCb;
-struct LoggedIn;
-impl Validation for LoggedIn {
-    type Value = String;
-}
-
-impl SessionCallback for ServerCb {
-    fn callback(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        req: &mut Request,
-    ) -> Result<(), SessionError> {
-        if req.is::<Password>() {
-            if ctx.get_ref::<AuthId>() == Some(USER) {
-                req.satisfy::<Password>(PASSWORD.as_bytes())?;
-            }
-            return Ok(());
-        }
-        let policy = ServerPolicy {
-            realms: vec!["demo.example".into()],
-            qops: QopSet::ALL,
-            ciphers: CipherSet::ALL,
-            ..ServerPolicy::default()
-        };
-        req.satisfy::<Service>("demo")?
-            .satisfy::<Hostname>(HOST)?
-            .satisfy::<DigestServerPolicy>(&policy)?;
-        Ok(())
-    }
-
-    fn validate(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        v: &mut Validate<'_>,
-    ) -> Result<(), ValidationError> {
-        // The authorization decision: alice may only act as herself.
-        let user = ctx.get_ref::<AuthId>().unwrap_or_default();
-        let authzid = ctx.get_ref::<AuthzId>().unwrap_or_default();
-        if authzid.is_empty() || authzid == user {
-            v.finalize::<LoggedIn>(user.to_owned());
-        }
-        Ok(())
-    }
-}
+use toyproto::{Error, PASSWORD, USER};
 
 /// Counts the bytes that cross the socket, to show the layer's overhead.
 struct Counting<S> {
@@ -126,7 +35,7 @@ struct Counting<S> {
 impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
+        cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
@@ -140,7 +49,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
 impl<S: AsyncWrite + Unpin> AsyncWrite for Counting<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
+        cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
@@ -149,66 +58,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counting<S> {
         }
         r
     }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
-
-async fn line<R: AsyncBufReadExt + Unpin>(r: &mut R) -> Result<String, Error> {
-    let mut l = String::new();
-    if r.read_line(&mut l).await? == 0 {
-        return Err("connection closed".into());
-    }
-    Ok(l.trim_end().to_owned())
-}
-
-/// The embedded server: challenge, response, rspauth as `OK` data; then an echo
-/// service through the security layer.
-async fn serve(listener: TcpListener) -> Result<(), Error> {
-    let (tcp, _) = listener.accept().await?;
-    let mut io = BufReader::new(tcp);
-    let cfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ServerCb)?;
-    let mut session =
-        SASLServer::<LoggedIn>::new(cfg).start_suggested(Mechname::parse(b"DIGEST-MD5")?)?;
-    let mut out = Vec::new();
-    session.step(None, &mut out)?;
-    io.write_all(format!("S {}\n", B64.encode(&out)).as_bytes())
-        .await?;
-    let l = line(&mut io).await?;
-    let resp = B64.decode(l.strip_prefix("C ").ok_or("expected a response")?)?;
-    out.clear();
-    match session.step(Some(&resp), &mut out) {
-        Ok(_) if session.validation().is_some() => {
-            io.write_all(format!("OK {}\n", B64.encode(&out)).as_bytes())
-                .await?;
-        }
-        other => {
-            io.write_all(b"NO authentication failed\n").await?;
-            return Err(format!("server: authentication failed: {other:?}").into());
-        }
-    }
-    if !session.has_security_layer() {
-        return Ok(());
-    }
-    let mut secure = SecureStream::with_session(io, session, 65536)?;
-    let mut buf = vec![0u8; 70_000];
-    loop {
-        let n = secure.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        secure.write_all(&buf[..n]).await?;
-        secure.flush().await?;
     }
 }
 
@@ -228,9 +82,8 @@ async fn main() {
 
 async fn run() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let qop = match arg(&args, "--qop").as_deref().unwrap_or("auth-conf") {
-        q => Qop::from_token(q).ok_or(format!("unknown qop {q}"))?,
-    };
+    let q = arg(&args, "--qop").unwrap_or_else(|| "auth-conf".into());
+    let qop = Qop::from_token(&q).ok_or(format!("unknown qop {q}"))?;
     let ciphers = match arg(&args, "--cipher") {
         Some(c) => vec![Cipher::from_token(&c).ok_or(format!("unknown cipher {c}"))?],
         None => Cipher::ALL.to_vec(),
@@ -244,7 +97,10 @@ async fn run() -> Result<(), Error> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     println!("embedded DIGEST-MD5 server listening on {addr} (user {USER}, realm demo.example)");
-    let server = tokio::spawn(serve(listener));
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await?;
+        toyproto::serve(tcp, toyproto::server_config()?).await
+    });
 
     let tcp = TcpStream::connect(addr).await?;
     let (read, written) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -253,35 +109,17 @@ async fn run() -> Result<(), Error> {
         read: read.clone(),
         written: written.clone(),
     };
-    let mut io = BufReader::new(counting);
-    let cb = Arc::new(ClientCb {
-        policy: ClientPolicy {
-            requirements,
-            max_qop: qop,
-            ciphers,
-            ..ClientPolicy::default()
-        },
-        outcome: Mutex::new(None),
-    });
-    let cfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(Shared(cb.clone()))?;
-    let mut session = SASLClient::new(cfg).start_suggested(&[Mechname::parse(b"DIGEST-MD5")?])?;
-
-    let l = line(&mut io).await?;
-    let challenge = B64.decode(l.strip_prefix("S ").ok_or("expected a challenge")?)?;
-    println!("S: {}", String::from_utf8_lossy(&challenge));
-    let mut out = Vec::new();
-    session.step(Some(&challenge), &mut out)?;
-    println!("C: {}", String::from_utf8_lossy(&out));
-    io.write_all(format!("C {}\n", B64.encode(&out)).as_bytes())
-        .await?;
-    let l = line(&mut io).await?;
-    let rspauth = B64.decode(l.strip_prefix("OK ").ok_or(format!("server said: {l}"))?)?;
-    println!("S: {}", String::from_utf8_lossy(&rspauth));
-    session.step(Some(&rspauth), &mut Vec::new())?;
-    let outcome = cb.outcome.lock().unwrap().clone().ok_or("no outcome")?;
-    let n = &outcome.negotiated;
+    let policy = ClientPolicy {
+        requirements,
+        max_qop: qop,
+        ciphers,
+        ..ClientPolicy::default()
+    };
+    let connected = toyproto::connect(counting, PASSWORD, policy).await?;
+    for (who, token) in &connected.transcript {
+        println!("{who}: {}", String::from_utf8_lossy(token));
+    }
+    let n = &connected.outcome.negotiated;
     println!("authenticated: mutual authentication verified (rspauth)");
     println!(
         "negotiated: qop={} cipher={} ssf={} maxbuf client={} server={}",
@@ -291,16 +129,17 @@ async fn run() -> Result<(), Error> {
         n.own_maxbuf,
         n.peer_maxbuf
     );
-    if !session.has_security_layer() {
+    let Some(mut secure) = connected.stream else {
         server.await??;
+        println!("done (qop auth: no security layer)");
         return Ok(());
-    }
-    let mut secure = SecureStream::with_session(io, session, n.own_maxbuf)?;
-    for msg in [
+    };
+    let messages: [Vec<u8>; 3] = [
         b"hello through the security layer".to_vec(),
         vec![0x5a; 1000],
         (0..100_000u32).map(|i| i as u8).collect(),
-    ] {
+    ];
+    for msg in messages {
         let (r0, w0) = (
             read.load(Ordering::Relaxed),
             written.load(Ordering::Relaxed),

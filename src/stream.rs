@@ -108,7 +108,7 @@ where
     fn unseal_frame(&mut self, frame: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
         self.with(|s| s.decode(frame, out))
             .map(|_| ())
-            .map_err(io::Error::other)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 }
 
