@@ -1,14 +1,13 @@
 //! Key derivation (RFC 2831 §2.3, §2.4) and the per-direction crypto state.
 
-use des::cipher::generic_array::GenericArray;
-use des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
-use des::{Des, TdesEde2};
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
+use rc4::cipher::generic_array::GenericArray;
 use rc4::consts::U16;
-use rc4::{Rc4, StreamCipher};
+use rc4::{KeyInit, Rc4, StreamCipher};
 use zeroize::{Zeroize, Zeroizing};
 
+use super::des_core::{DesCbc, TripleDesCbc};
 use crate::Cipher;
 
 const SIGN_C2S: &[u8] = b"Digest session key to client-to-server signing key magic constant";
@@ -104,39 +103,27 @@ impl Drop for MacKey {
 /// continue across messages.
 pub(crate) enum CipherState {
     Rc4(Rc4<U16>),
-    Des { cipher: Des, iv: [u8; 8] },
-    TripleDes { cipher: TdesEde2, iv: [u8; 8] },
+    Des(DesCbc),
+    TripleDes(TripleDesCbc),
 }
 
 impl CipherState {
     pub(crate) fn new(cipher: Cipher, kc: &[u8; 16]) -> Self {
-        match cipher {
+        let mut iv = [0u8; 8];
+        iv.copy_from_slice(&kc[8..16]);
+        let state = match cipher {
             Cipher::Rc4 | Cipher::Rc4_40 | Cipher::Rc4_56 => {
                 CipherState::Rc4(Rc4::new(GenericArray::from_slice(kc)))
             }
-            Cipher::Des => {
-                let k = des_key(&kc[..7]);
-                let mut iv = [0u8; 8];
-                iv.copy_from_slice(&kc[8..16]);
-                CipherState::Des {
-                    cipher: Des::new(GenericArray::from_slice(&k[..])),
-                    iv,
-                }
-            }
-            Cipher::TripleDes => {
-                let k1 = des_key(&kc[..7]);
-                let k2 = des_key(&kc[7..14]);
-                let mut k = Zeroizing::new([0u8; 16]);
-                k[..8].copy_from_slice(&k1[..]);
-                k[8..].copy_from_slice(&k2[..]);
-                let mut iv = [0u8; 8];
-                iv.copy_from_slice(&kc[8..16]);
-                CipherState::TripleDes {
-                    cipher: TdesEde2::new(GenericArray::from_slice(&k[..])),
-                    iv,
-                }
-            }
-        }
+            Cipher::Des => CipherState::Des(DesCbc::new(&des_key(&kc[..7]), iv)),
+            Cipher::TripleDes => CipherState::TripleDes(TripleDesCbc::new(
+                &des_key(&kc[..7]),
+                &des_key(&kc[7..14]),
+                iv,
+            )),
+        };
+        iv.zeroize();
+        state
     }
 
     /// Encrypts `buf` in place. For DES ciphers `buf.len()` is a multiple of 8.
@@ -144,8 +131,8 @@ impl CipherState {
     pub(crate) fn encrypt(&mut self, buf: &mut [u8]) {
         match self {
             CipherState::Rc4(rc4) => rc4.apply_keystream(buf),
-            CipherState::Des { cipher, iv } => cbc_encrypt(cipher, iv, buf),
-            CipherState::TripleDes { cipher, iv } => cbc_encrypt(cipher, iv, buf),
+            CipherState::Des(c) => c.encrypt(buf),
+            CipherState::TripleDes(c) => c.encrypt(buf),
         }
     }
 
@@ -154,47 +141,10 @@ impl CipherState {
     pub(crate) fn decrypt(&mut self, buf: &mut [u8]) {
         match self {
             CipherState::Rc4(rc4) => rc4.apply_keystream(buf),
-            CipherState::Des { cipher, iv } => cbc_decrypt(cipher, iv, buf),
-            CipherState::TripleDes { cipher, iv } => cbc_decrypt(cipher, iv, buf),
+            CipherState::Des(c) => c.decrypt(buf),
+            CipherState::TripleDes(c) => c.decrypt(buf),
         }
     }
-}
-
-impl Drop for CipherState {
-    fn drop(&mut self) {
-        // The ciphers zeroize themselves (crate feature `zeroize`); the IV is ours.
-        match self {
-            CipherState::Rc4(_) => {}
-            CipherState::Des { iv, .. } | CipherState::TripleDes { iv, .. } => iv.zeroize(),
-        }
-    }
-}
-
-#[inline]
-fn cbc_encrypt<C: BlockEncrypt>(cipher: &C, iv: &mut [u8; 8], buf: &mut [u8]) {
-    debug_assert_eq!(buf.len() % 8, 0);
-    for block in buf.chunks_exact_mut(8) {
-        for (b, v) in block.iter_mut().zip(iv.iter()) {
-            *b ^= *v;
-        }
-        cipher.encrypt_block(GenericArray::from_mut_slice(block));
-        iv.copy_from_slice(block);
-    }
-}
-
-#[inline]
-fn cbc_decrypt<C: BlockDecrypt>(cipher: &C, iv: &mut [u8; 8], buf: &mut [u8]) {
-    debug_assert_eq!(buf.len() % 8, 0);
-    let mut ct = [0u8; 8];
-    for block in buf.chunks_exact_mut(8) {
-        ct.copy_from_slice(block);
-        cipher.decrypt_block(GenericArray::from_mut_slice(block));
-        for (b, v) in block.iter_mut().zip(iv.iter()) {
-            *b ^= *v;
-        }
-        *iv = ct;
-    }
-    ct.zeroize();
 }
 
 #[cfg(test)]

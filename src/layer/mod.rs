@@ -90,6 +90,8 @@
 #[cfg(doc)]
 use crate::{MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE};
 
+#[doc(hidden)]
+pub mod des_core;
 mod error;
 mod frame;
 mod keys;
