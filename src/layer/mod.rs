@@ -95,6 +95,10 @@ pub mod des_core;
 mod error;
 mod frame;
 mod keys;
+#[doc(hidden)]
+pub mod md5_core;
+#[doc(hidden)]
+pub mod rc4_core;
 mod seal;
 mod unseal;
 
