@@ -175,6 +175,7 @@ fn allocs_per_message(qop: Qop, cipher: Option<Cipher>) -> f64 {
     (ALLOCS.load(Ordering::Relaxed) - before) as f64 / 100.0
 }
 
+#[allow(clippy::large_enum_variant)]
 enum PrimCipher {
     None,
     Rc4(Box<Rc4>),
