@@ -1,14 +1,11 @@
 //! Key derivation (RFC 2831 §2.3, §2.4) and the per-direction crypto state.
 
-use des::cipher::generic_array::GenericArray;
-use des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
-use des::{Des, TdesEde2};
-use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
-use rc4::consts::U16;
-use rc4::{Rc4, StreamCipher};
 use zeroize::{Zeroize, Zeroizing};
 
+use super::des_core::{DesCbc, TripleDesCbc};
+use super::md5_core::HmacMd5;
+use super::rc4_core::Rc4;
 use crate::Cipher;
 
 const SIGN_C2S: &[u8] = b"Digest session key to client-to-server signing key magic constant";
@@ -70,73 +67,60 @@ pub(crate) fn des_key(seven: &[u8]) -> Zeroizing<[u8; 8]> {
     out
 }
 
-/// A keyed HMAC-MD5 whose inner/outer states are computed once; each message clones it.
-pub(crate) struct MacKey(Hmac<Md5>);
+/// A keyed HMAC-MD5 whose inner/outer states are computed once (wiped on drop).
+pub(crate) struct MacKey(HmacMd5);
 
 impl MacKey {
     pub(crate) fn new(ki: &[u8; 16]) -> Self {
-        MacKey(<Hmac<Md5> as Mac>::new_from_slice(ki).expect("HMAC takes any key length"))
+        MacKey(HmacMd5::new(ki))
     }
 
     /// First 10 bytes of HMAC-MD5(Ki, seq || msg).
     #[inline]
     pub(crate) fn mac10(&self, seq: u32, msg: &[u8]) -> [u8; 10] {
-        let mut m = self.0.clone();
-        m.update(&seq.to_be_bytes());
-        m.update(msg);
-        let full = m.finalize().into_bytes();
-        let mut out = [0u8; 10];
-        out.copy_from_slice(&full[..10]);
-        out
+        self.0.mac10(seq, msg)
     }
-}
 
-impl Drop for MacKey {
-    fn drop(&mut self) {
-        // md-5 0.10 offers no zeroize for its state: overwrite the precomputed
-        // ipad/opad states in place with those of an all-zero key (best effort).
-        self.0 = <Hmac<Md5> as Mac>::new_from_slice(&[0u8; 16]).expect("any key length");
-        std::hint::black_box(&mut self.0);
+    /// MAC of `buf[..msg_len]` and RC4 over all of `buf` in one pass (see
+    /// [`HmacMd5::mac10_rc4`]).
+    #[inline]
+    pub(crate) fn mac10_rc4(
+        &self,
+        seq: u32,
+        rc4: &mut Rc4,
+        buf: &mut [u8],
+        msg_len: usize,
+        open: bool,
+    ) -> [u8; 10] {
+        self.0.mac10_rc4(seq, rc4, buf, msg_len, open)
     }
 }
 
 /// Confidentiality state for one direction. RC4 keystream and CBC chaining both
 /// continue across messages.
+// Inline on purpose: one CipherState per direction, no extra allocation per context.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum CipherState {
-    Rc4(Rc4<U16>),
-    Des { cipher: Des, iv: [u8; 8] },
-    TripleDes { cipher: TdesEde2, iv: [u8; 8] },
+    Rc4(Rc4),
+    Des(DesCbc),
+    TripleDes(TripleDesCbc),
 }
 
 impl CipherState {
     pub(crate) fn new(cipher: Cipher, kc: &[u8; 16]) -> Self {
-        match cipher {
-            Cipher::Rc4 | Cipher::Rc4_40 | Cipher::Rc4_56 => {
-                CipherState::Rc4(Rc4::new(GenericArray::from_slice(kc)))
-            }
-            Cipher::Des => {
-                let k = des_key(&kc[..7]);
-                let mut iv = [0u8; 8];
-                iv.copy_from_slice(&kc[8..16]);
-                CipherState::Des {
-                    cipher: Des::new(GenericArray::from_slice(&k[..])),
-                    iv,
-                }
-            }
-            Cipher::TripleDes => {
-                let k1 = des_key(&kc[..7]);
-                let k2 = des_key(&kc[7..14]);
-                let mut k = Zeroizing::new([0u8; 16]);
-                k[..8].copy_from_slice(&k1[..]);
-                k[8..].copy_from_slice(&k2[..]);
-                let mut iv = [0u8; 8];
-                iv.copy_from_slice(&kc[8..16]);
-                CipherState::TripleDes {
-                    cipher: TdesEde2::new(GenericArray::from_slice(&k[..])),
-                    iv,
-                }
-            }
-        }
+        let mut iv = [0u8; 8];
+        iv.copy_from_slice(&kc[8..16]);
+        let state = match cipher {
+            Cipher::Rc4 | Cipher::Rc4_40 | Cipher::Rc4_56 => CipherState::Rc4(Rc4::new(kc)),
+            Cipher::Des => CipherState::Des(DesCbc::new(&des_key(&kc[..7]), iv)),
+            Cipher::TripleDes => CipherState::TripleDes(TripleDesCbc::new(
+                &des_key(&kc[..7]),
+                &des_key(&kc[7..14]),
+                iv,
+            )),
+        };
+        iv.zeroize();
+        state
     }
 
     /// Encrypts `buf` in place. For DES ciphers `buf.len()` is a multiple of 8.
@@ -144,8 +128,8 @@ impl CipherState {
     pub(crate) fn encrypt(&mut self, buf: &mut [u8]) {
         match self {
             CipherState::Rc4(rc4) => rc4.apply_keystream(buf),
-            CipherState::Des { cipher, iv } => cbc_encrypt(cipher, iv, buf),
-            CipherState::TripleDes { cipher, iv } => cbc_encrypt(cipher, iv, buf),
+            CipherState::Des(c) => c.encrypt(buf),
+            CipherState::TripleDes(c) => c.encrypt(buf),
         }
     }
 
@@ -154,52 +138,16 @@ impl CipherState {
     pub(crate) fn decrypt(&mut self, buf: &mut [u8]) {
         match self {
             CipherState::Rc4(rc4) => rc4.apply_keystream(buf),
-            CipherState::Des { cipher, iv } => cbc_decrypt(cipher, iv, buf),
-            CipherState::TripleDes { cipher, iv } => cbc_decrypt(cipher, iv, buf),
+            CipherState::Des(c) => c.decrypt(buf),
+            CipherState::TripleDes(c) => c.decrypt(buf),
         }
     }
-}
-
-impl Drop for CipherState {
-    fn drop(&mut self) {
-        // The ciphers zeroize themselves (crate feature `zeroize`); the IV is ours.
-        match self {
-            CipherState::Rc4(_) => {}
-            CipherState::Des { iv, .. } | CipherState::TripleDes { iv, .. } => iv.zeroize(),
-        }
-    }
-}
-
-#[inline]
-fn cbc_encrypt<C: BlockEncrypt>(cipher: &C, iv: &mut [u8; 8], buf: &mut [u8]) {
-    debug_assert_eq!(buf.len() % 8, 0);
-    for block in buf.chunks_exact_mut(8) {
-        for (b, v) in block.iter_mut().zip(iv.iter()) {
-            *b ^= *v;
-        }
-        cipher.encrypt_block(GenericArray::from_mut_slice(block));
-        iv.copy_from_slice(block);
-    }
-}
-
-#[inline]
-fn cbc_decrypt<C: BlockDecrypt>(cipher: &C, iv: &mut [u8; 8], buf: &mut [u8]) {
-    debug_assert_eq!(buf.len() % 8, 0);
-    let mut ct = [0u8; 8];
-    for block in buf.chunks_exact_mut(8) {
-        ct.copy_from_slice(block);
-        cipher.decrypt_block(GenericArray::from_mut_slice(block));
-        for (b, v) in block.iter_mut().zip(iv.iter()) {
-            *b ^= *v;
-        }
-        *iv = ct;
-    }
-    ct.zeroize();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, Mac};
 
     #[test]
     fn des_key_spreads_bits() {

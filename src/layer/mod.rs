@@ -83,13 +83,25 @@
 //! # Key hygiene
 //!
 //! Derived keys are wiped as soon as the cipher and HMAC states are built; DES key
-//! schedules, RC4 state and IVs are wiped on drop. The precomputed HMAC-MD5 inner and
-//! outer states are overwritten on drop on a best-effort basis (md-5 0.10 has no
-//! zeroize support).
+//! schedules, RC4 state, IVs and the precomputed HMAC-MD5 inner and outer states are
+//! wiped on drop.
+//!
+//! # Performance
+//!
+//! MD5, RC4 and DES are implemented in this module (`md5_core`, `rc4_core`,
+//! `des_core`; checked against the RustCrypto crates and published vectors): HMAC
+//! states are precomputed once, RC4 runs inside the MD5 compression loop, DES is
+//! table-driven. See `docs/performance.md`.
 
+#[doc(hidden)]
+pub mod des_core;
 mod error;
 mod frame;
 mod keys;
+#[doc(hidden)]
+pub mod md5_core;
+#[doc(hidden)]
+pub mod rc4_core;
 mod seal;
 mod unseal;
 

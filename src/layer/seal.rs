@@ -218,8 +218,15 @@ impl Sealer {
     fn finish(&mut self, buf: &mut Vec<u8>, start: usize) {
         let seq = self.seq;
         let msg_len = buf.len() - start;
-        let mac = self.mac.mac10(seq, &buf[start..]);
-        if let Some(enc) = &mut self.enc {
+        if let Some(CipherState::Rc4(rc4)) = &mut self.enc {
+            // MAC and encryption in one pass over the message
+            let mut mac = self
+                .mac
+                .mac10_rc4(seq, rc4, &mut buf[start..], msg_len, false);
+            rc4.apply_keystream(&mut mac);
+            buf.extend_from_slice(&mac);
+        } else if let Some(enc) = &mut self.enc {
+            let mac = self.mac.mac10(seq, &buf[start..]);
             if matches!(enc, CipherState::Des { .. } | CipherState::TripleDes { .. }) {
                 let pad = pad_len(msg_len);
                 buf.resize(buf.len() + pad, pad as u8);
@@ -227,6 +234,7 @@ impl Sealer {
             buf.extend_from_slice(&mac);
             enc.encrypt(&mut buf[start..]);
         } else {
+            let mac = self.mac.mac10(seq, &buf[start..]);
             buf.extend_from_slice(&mac);
         }
         buf.extend_from_slice(&[0x00, 0x01]);

@@ -200,20 +200,25 @@ impl Unsealer {
     fn open(&mut self, body: &mut [u8]) -> Result<usize, LayerError> {
         let seq = self.seq;
         let data_len = body.len() - MAC_LEN; // >= 6: body.len() >= 10 + 6
-        let (msg_len, pad_ok) = match &mut self.dec {
-            None => (data_len, subtle::Choice::from(1)),
+        let (msg_len, expected, pad_ok) = match &mut self.dec {
+            None => (
+                data_len,
+                self.mac.mac10(seq, &body[..data_len]),
+                subtle::Choice::from(1),
+            ),
+            Some(CipherState::Rc4(rc4)) => {
+                // decryption and MAC in one pass
+                let mac = self.mac.mac10_rc4(seq, rc4, body, data_len, true);
+                (data_len, mac, subtle::Choice::from(1))
+            }
             Some(dec) => {
                 dec.decrypt(body);
-                if matches!(dec, CipherState::Rc4(_)) {
-                    (data_len, subtle::Choice::from(1))
-                } else {
-                    check_padding(&body[..data_len])
-                }
+                let (msg_len, pad_ok) = check_padding(&body[..data_len]);
+                // The MAC is computed whether or not the padding was valid, and both
+                // outcomes are folded into one error.
+                (msg_len, self.mac.mac10(seq, &body[..msg_len]), pad_ok)
             }
         };
-        // The MAC is computed whether or not the padding was valid, and both
-        // outcomes are folded into one error.
-        let expected = self.mac.mac10(seq, &body[..msg_len]);
         let mac_ok = expected.ct_eq(&body[data_len..]);
         if bool::from(pad_ok & mac_ok) {
             self.seq = seq.wrapping_add(1);
