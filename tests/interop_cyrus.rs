@@ -10,15 +10,12 @@
 mod common;
 
 use common::peer::{b64, plain, unb64, Peer};
+use common::{our_client_config, our_server, strs, HOST, REALM, SERVICE};
 use sasl_digest_md5::layer::{FrameDecoder, LayerError, Sealer, Unsealer};
 use sasl_digest_md5::{
-    Cipher, CipherSet, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet,
-    Requirements, ServerConfig, ServerContext, SspiStatus, Step, StoredSecret, Target,
+    Cipher, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet, ServerContext,
+    SspiStatus, Step, Target,
 };
-
-const SERVICE: &str = "ldap";
-const HOST: &str = "ldap.example.com";
-const REALM: &str = "example.com";
 
 /// Every Cyrus cipher that works on Debian 12 without the shim.
 const CIPHERS: [Cipher; 4] = [Cipher::Rc4_40, Cipher::Rc4_56, Cipher::Rc4, Cipher::Des];
@@ -54,20 +51,14 @@ enum Failure {
 }
 
 fn server_peer(extra: &[String], shim: bool) -> Peer {
-    let mut args: Vec<String> = ["--role", "server", "--service", SERVICE, "--host", HOST]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args = strs(&["--role", "server", "--service", SERVICE, "--host", HOST]);
     args.extend_from_slice(extra);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Peer::cyrus(&args, shim)
 }
 
 fn client_peer(extra: &[String], shim: bool) -> Peer {
-    let mut args: Vec<String> = ["--role", "client", "--service", SERVICE, "--host", HOST]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args = strs(&["--role", "client", "--service", SERVICE, "--host", HOST]);
     args.extend_from_slice(extra);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Peer::cyrus(&args, shim)
@@ -148,44 +139,6 @@ fn cyrus_vs_our_server(server: &mut ServerContext, peer: &mut Peer) -> Result<()
         return Err(Failure::Peer(line));
     }
     Ok(())
-}
-
-fn our_server(
-    qops: QopSet,
-    maxbuf: u32,
-    realms: &[&str],
-    users: &[(&str, &str, &str)],
-) -> ServerContext {
-    let users: Vec<(String, String, String)> = users
-        .iter()
-        .map(|(u, r, p)| (u.to_string(), r.to_string(), p.to_string()))
-        .collect();
-    let store = move |user: &str, realm: &str| {
-        users
-            .iter()
-            .find(|(u, r, _)| u == user && r == realm)
-            .map(|(_, _, p)| StoredSecret::password(p.clone()))
-    };
-    let config = ServerConfig::new(SERVICE, HOST)
-        .realms(realms.iter().copied())
-        .qops(qops)
-        .ciphers(CipherSet::ALL)
-        .maxbuf(maxbuf);
-    ServerContext::new(config, store).expect("server config")
-}
-
-fn our_client_config(user: &str, password: &str, qop: Qop, cipher: Option<Cipher>) -> ClientConfig {
-    let target = Target::new(SERVICE, HOST).expect("target");
-    let mut c = ClientConfig::new(user, Credential::password(password), target).max_qop(qop);
-    c = match qop {
-        Qop::Auth => c,
-        Qop::AuthInt => c.requirements(Requirements::INTEGRITY),
-        Qop::AuthConf => c.requirements(Requirements::CONFIDENTIALITY),
-    };
-    if let Some(x) = cipher {
-        c = c.ciphers(&[x]);
-    }
-    c
 }
 
 // ---------------------------------------------------------------------------
@@ -494,17 +447,14 @@ fn client_auth_conf_3des_with_parity_shim() {
 /// response with a FAIL line, and our client does not complete.
 #[test]
 fn client_3des_stock_cyrus_refuses() {
-    let args: Vec<String> = [
+    let args = strs(&[
         "--cipher",
         "3des",
         "--user",
         "alice:secret",
         "--realm",
         REALM,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let mut peer = server_peer(&args, false);
     let cfg = our_client_config("alice", "secret", Qop::AuthConf, Some(Cipher::TripleDes));
     let mut client = ClientContext::new(cfg).unwrap();
@@ -525,10 +475,7 @@ fn client_3des_stock_cyrus_refuses() {
 /// Our client picks from the full Cyrus offer (rc4-40,rc4-56,rc4,des,3des): rc4.
 #[test]
 fn client_default_choice_from_full_offer() {
-    let args: Vec<String> = ["--user", "alice:secret", "--realm", REALM]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let args = strs(&["--user", "alice:secret", "--realm", REALM]);
     let mut peer = server_peer(&args, false);
     let target = Target::new(SERVICE, HOST).unwrap();
     let cfg =
@@ -586,10 +533,7 @@ fn client_non_ascii_and_authzid() {
         ("bob", "secret", None),
     ] {
         let spec = format!("{user}:{pass}");
-        let args: Vec<String> = ["--qop", "auth-conf", "--user", &spec, "--realm", REALM]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args = strs(&["--qop", "auth-conf", "--user", &spec, "--realm", REALM]);
         let mut peer = server_peer(&args, false);
         let mut cfg = our_client_config(user, pass, Qop::AuthConf, None);
         if let Some(z) = authzid {
@@ -618,17 +562,14 @@ fn client_wrong_password() {
         ("mallory", "secret", -20),
         ("Jürgen", "passwörd", -13),
     ] {
-        let args: Vec<String> = [
+        let args = strs(&[
             "--user",
             "alice:secret",
             "--user",
             "Jürgen:pässwörd",
             "--realm",
             REALM,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ]);
         let mut peer = server_peer(&args, false);
         let mut client =
             ClientContext::new(our_client_config(user, pass, Qop::Auth, None)).unwrap();
@@ -648,17 +589,14 @@ fn client_wrong_password() {
 /// the password up there).
 #[test]
 fn client_realm_not_offered() {
-    let args: Vec<String> = [
+    let args = strs(&[
         "--user",
         "alice:other-secret:other.org",
         "--realm",
         REALM,
         "--qop",
         "auth-int",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let mut peer = server_peer(&args, false);
     let cfg = our_client_config("alice", "other-secret", Qop::AuthInt, None).realm("other.org");
     let mut client = ClientContext::new(cfg).unwrap();
@@ -723,17 +661,14 @@ fn server_auth_conf_3des_with_parity_shim() {
 /// Stock Cyrus on OpenSSL 3: the Cyrus client cannot even build its 3des response.
 #[test]
 fn server_3des_stock_cyrus_refuses() {
-    let args: Vec<String> = [
+    let args = strs(&[
         "--cipher",
         "3des",
         "--authcid",
         "alice",
         "--password",
         "secret",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let mut peer = client_peer(&args, false);
     let mut server = our_server(QopSet::ALL, 65536, &[REALM], &[("alice", REALM, "secret")]);
     match cyrus_vs_our_server(&mut server, &mut peer) {
@@ -765,10 +700,7 @@ fn server_non_ascii_and_authzid() {
         // Cyrus drops an authzid equal to the authcid
         ("alice", "secret", Some("alice"), None),
     ] {
-        let mut args: Vec<String> = ["--qop", "auth-conf", "--authcid", user, "--password", pass]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args = strs(&["--qop", "auth-conf", "--authcid", user, "--password", pass]);
         if let Some(z) = authzid {
             args.extend(["--authzid".to_string(), z.to_string()]);
         }
@@ -793,10 +725,7 @@ fn server_wrong_password() {
         ("mallory", "secret"),
         ("Jürgen", "passwörd"),
     ] {
-        let args: Vec<String> = ["--authcid", user, "--password", pass]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args = strs(&["--authcid", user, "--password", pass]);
         let mut peer = client_peer(&args, false);
         let mut server = our_server(
             QopSet::ALL,
@@ -821,17 +750,14 @@ fn server_wrong_password() {
 #[test]
 fn server_several_realms() {
     for (pick, expect) in [(Some("other.org"), "other.org"), (None, REALM)] {
-        let mut args: Vec<String> = [
+        let mut args = strs(&[
             "--qop",
             "auth-int",
             "--authcid",
             "alice",
             "--password",
             "secret",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ]);
         if let Some(r) = pick {
             args.extend(["--realm".to_string(), r.to_string()]);
         }
