@@ -10,11 +10,11 @@
 mod common;
 
 use common::peer::{b64, plain, unb64, Peer};
-use common::{our_client_config, our_server, strs, HOST, REALM, SERVICE};
+use common::{our_client_config, our_server, our_server_with, strs, HOST, REALM, SERVICE};
 use sasl_digest_md5::layer::{FrameDecoder, LayerError, Sealer, Unsealer};
 use sasl_digest_md5::{
-    Cipher, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet, ServerContext,
-    SspiStatus, Step, Target,
+    Cipher, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet, ServerConfig,
+    ServerContext, SspiStatus, Step, Target,
 };
 
 /// Every Cyrus cipher that works on Debian 12 without the shim.
@@ -776,4 +776,27 @@ fn server_several_realms() {
         exchange(&mut peer, &mut tx, &mut rx, &neg, true);
         quit(peer);
     }
+}
+
+/// Our server offers no realm: the Cyrus client makes one up from the host name, and
+/// our store is asked for that realm.
+#[test]
+fn server_no_realm_offered() {
+    let args = strs(&[
+        "--qop",
+        "auth-int",
+        "--authcid",
+        "alice",
+        "--password",
+        "secret",
+    ]);
+    let mut peer = client_peer(&args, false);
+    let config = ServerConfig::new(SERVICE, HOST).qops(QopSet::only(Qop::AuthInt));
+    let mut server = our_server_with(config, &[("alice", HOST, "secret")]);
+    cyrus_vs_our_server(&mut server, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
+    let neg = server.negotiated().unwrap().clone();
+    assert_eq!(neg.realm.as_deref(), Some(HOST));
+    let (mut tx, mut rx) = server.security_layer().unwrap();
+    exchange(&mut peer, &mut tx, &mut rx, &neg, true);
+    quit(peer);
 }

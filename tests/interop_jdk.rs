@@ -11,10 +11,11 @@
 mod common;
 
 use common::peer::{b64, plain, unb64, Peer};
-use common::{our_client_config, our_server, strs, HOST, REALM, SERVICE};
+use common::{our_client_config, our_server, our_server_with, strs, HOST, REALM, SERVICE};
 use sasl_digest_md5::layer::{LayerError, Sealer, Unsealer};
 use sasl_digest_md5::{
-    Cipher, ClientContext, Error, Negotiated, Qop, QopSet, ServerContext, SspiStatus, Step,
+    Cipher, ClientContext, Error, Negotiated, Qop, QopSet, ServerConfig, ServerContext, SspiStatus,
+    Step,
 };
 
 // ---------------------------------------------------------------------------
@@ -616,6 +617,48 @@ fn server_several_realms() {
         jdk_vs_our_server(&mut server, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
     let neg = server.negotiated().unwrap().clone();
     assert_eq!(neg.realm.as_deref(), Some("other.org"));
+    layer_or_none(&mut peer, &neg, &ok, || server.security_layer());
+    quit(peer);
+}
+
+/// Our server offers no realm: the JDK client sends none, our store is asked for "".
+#[test]
+fn server_no_realm_offered() {
+    let mut peer = jdk("client", &strs(&["--qop", "auth-int"]));
+    let config = ServerConfig::new(SERVICE, HOST).qops(QopSet::only(Qop::AuthInt));
+    let mut server = our_server_with(config, &[("alice", "", "secret")]);
+    let ok =
+        jdk_vs_our_server(&mut server, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
+    let neg = server.negotiated().unwrap().clone();
+    assert_eq!(neg.realm, None);
+    layer_or_none(&mut peer, &neg, &ok, || server.security_layer());
+    quit(peer);
+}
+
+/// Our server without `charset=utf-8`: the JDK client sends and hashes Latin-1.
+#[test]
+fn server_latin1_without_charset() {
+    let a = strs(&[
+        "--qop",
+        "auth-conf",
+        "--cipher",
+        "des",
+        "--authcid-b64",
+        &b64("Jürgen".as_bytes()),
+        "--password-b64",
+        &b64("pässwörd".as_bytes()),
+    ]);
+    let mut peer = jdk("client", &a);
+    let config = ServerConfig::new(SERVICE, HOST)
+        .realms([REALM])
+        .qops(QopSet::ALL)
+        .ciphers(sasl_digest_md5::CipherSet::ALL)
+        .utf8(false);
+    let mut server = our_server_with(config, &[("Jürgen", REALM, "pässwörd")]);
+    let ok =
+        jdk_vs_our_server(&mut server, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
+    let neg = server.negotiated().unwrap().clone();
+    assert_eq!(neg.username, "Jürgen");
     layer_or_none(&mut peer, &neg, &ok, || server.security_layer());
     quit(peer);
 }

@@ -20,6 +20,16 @@ pub fn our_server(
     realms: &[&str],
     users: &[(&str, &str, &str)],
 ) -> ServerContext {
+    let config = ServerConfig::new(SERVICE, HOST)
+        .realms(realms.iter().copied())
+        .qops(qops)
+        .ciphers(CipherSet::ALL)
+        .maxbuf(maxbuf);
+    our_server_with(config, users)
+}
+
+/// Our server with this configuration and these `(user, realm, password)` accounts.
+pub fn our_server_with(config: ServerConfig, users: &[(&str, &str, &str)]) -> ServerContext {
     let users: Vec<(String, String, String)> = users
         .iter()
         .map(|(u, r, p)| (u.to_string(), r.to_string(), p.to_string()))
@@ -30,11 +40,6 @@ pub fn our_server(
             .find(|(u, r, _)| u == user && r == realm)
             .map(|(_, _, p)| StoredSecret::password(p.clone()))
     };
-    let config = ServerConfig::new(SERVICE, HOST)
-        .realms(realms.iter().copied())
-        .qops(qops)
-        .ciphers(CipherSet::ALL)
-        .maxbuf(maxbuf);
     ServerContext::new(config, store).expect("server config")
 }
 

@@ -1,7 +1,8 @@
 //! A small driver for the live interop peers in `tools/cyrus/` and `tools/jdk/`: it
 //! builds them (once per test binary), spawns one, and talks its line protocol over
 //! stdin/stdout with a timeout, so that a stuck peer fails the test instead of hanging
-//! it. The child is killed when the `Peer` is dropped.
+//! it. When the `Peer` is dropped, its stdin is closed and the child is killed unless
+//! it exits by itself within 0.5 s.
 //!
 //! A peer that cannot be built or started fails the test with the reason: these tests
 //! never skip.
@@ -253,7 +254,16 @@ impl Peer {
 
 impl Drop for Peer {
     fn drop(&mut self) {
+        // EOF first, so that the peer can exit on its own (the Cyrus peer then removes
+        // its temporary sasldb); kill it if it does not within a moment.
         self.stdin = None;
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
