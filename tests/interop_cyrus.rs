@@ -249,7 +249,7 @@ fn exchange(
         if ours == our_max {
             // the largest message fills the peer's maxbuf exactly (DES: up to 7
             // bytes short, the padding is 1..8)
-            let slack = if neg.cipher.map_or(false, |c| c.is_block()) {
+            let slack = if neg.cipher.is_some_and(|c| c.is_block()) {
                 7
             } else {
                 0
@@ -278,7 +278,7 @@ fn exchange(
             // Cyrus reserves 16 bytes (auth-int) or 25 (auth-conf: 16 + the largest
             // DES padding + 1) below that limit; the padding is 1..8 (DES) or 0 (RC4)
             let reserve = if neg.qop == Qop::AuthInt { 16 } else { 25 };
-            let (pmin, pmax) = if neg.cipher.map_or(false, |c| c.is_block()) {
+            let (pmin, pmax) = if neg.cipher.is_some_and(|c| c.is_block()) {
                 (1, 8)
             } else {
                 (0, 0)
