@@ -301,6 +301,11 @@ impl<S: AsyncStream> Conn<S> {
 
 /// The whole client run.
 pub async fn run(args: &Args) -> Result<Outcome> {
+    run_with(args, sasl::MECHANISMS).await
+}
+
+/// [`run`] with another set of SASL mechanisms (tests).
+pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechanism]) -> Result<Outcome> {
     let tcp = connect(args).await?;
     progress!("connected to {}", args.server);
     let mut conn = Conn::new(tcp, args.timeout);
@@ -318,7 +323,7 @@ pub async fn run(args: &Args) -> Result<Outcome> {
     let sasl_ir = capabilities_before.iter().any(|c| c.eq_ignore_ascii_case("SASL-IR"));
     progress!("server SASL mechanisms: {} (SASL-IR: {})", offered.join(" "), if sasl_ir { "yes" } else { "no" });
 
-    let mut client = sasl::start(args, "imap", &offered)?;
+    let mut client = sasl::start_with(args, "imap", &offered, mechanisms)?;
     conn.authenticate(&mut client, sasl_ir).await?;
     let mechanism = client.mechanism.clone();
     let negotiated = client.negotiated_line();

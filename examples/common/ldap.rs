@@ -269,6 +269,11 @@ async fn read_pdu<S: AsyncStream>(s: &mut S) -> std::io::Result<Vec<u8>> {
 
 /// The whole client run: mechanisms, bind, negotiated line, WhoAmI, search.
 pub async fn run(args: &Args) -> Result<Outcome> {
+    run_with(args, sasl::MECHANISMS).await
+}
+
+/// [`run`] with another set of SASL mechanisms (tests).
+pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechanism]) -> Result<Outcome> {
     let tcp = connect(args).await?;
     progress!("connected to {}", args.server);
     let mut conn = Conn::new(tcp, args.timeout);
@@ -284,7 +289,7 @@ pub async fn run(args: &Args) -> Result<Outcome> {
         .collect();
     progress!("server SASL mechanisms: {}", offered.join(" "));
 
-    let mut client = sasl::start(args, "ldap", &offered)?;
+    let mut client = sasl::start_with(args, "ldap", &offered, mechanisms)?;
     conn.sasl_bind(&mut client).await?;
     let mechanism = client.mechanism.clone();
     let negotiated = client.negotiated_line();

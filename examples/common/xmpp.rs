@@ -342,6 +342,11 @@ fn decode_b64(text: &str) -> Result<Vec<u8>> {
 
 /// The whole client run.
 pub async fn run(args: &Args) -> Result<Outcome> {
+    run_with(args, sasl::MECHANISMS).await
+}
+
+/// [`run`] with another set of SASL mechanisms (tests).
+pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechanism]) -> Result<Outcome> {
     let tcp = connect(args).await?;
     progress!("connected to {}", args.server);
     let mut conn = Conn::new(tcp, &args.host, args.timeout);
@@ -359,7 +364,7 @@ pub async fn run(args: &Args) -> Result<Outcome> {
         .unwrap_or_default();
     progress!("server SASL mechanisms: {}", offered.join(" "));
 
-    let mut client = sasl::start(args, "xmpp", &offered)?;
+    let mut client = sasl::start_with(args, "xmpp", &offered, mechanisms)?;
     let ignored_success_data = conn.authenticate(&mut client).await?;
     let mechanism = client.mechanism.clone();
     let negotiated = client.negotiated_line();
