@@ -63,3 +63,14 @@ async fn xmpp_digest_rspauth_in_challenge_and_junk_success() {
     let err = clients::xmpp::run_with(&args(&srv, "alice", "wrong"), MECHS).await.unwrap_err().to_string();
     assert_eq!(err, "SASL DIGEST-MD5 authentication failed: not-authorized: authentication failure");
 }
+
+#[tokio::test]
+async fn xmpp_digest_ejabberd_strict_digest_uri() {
+    let srv = Server::start(Kind::Ejabberd);
+    // ejabberd's challenge has no realm; rspauth comes in a <challenge>.
+    let out = clients::xmpp::run_with(&args(&srv, "alice", "secret"), MECHS)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", srv.log_tail()));
+    assert_eq!(out.jid, "alice@localhost/sasl-digest-md5");
+    assert_eq!(out.ignored_success_data, 0);
+}

@@ -114,6 +114,17 @@ async fn xmpp_plain_wrong_password_fails_clearly() {
 }
 
 #[tokio::test]
+async fn xmpp_plain_ejabberd() {
+    let srv = Server::start(Kind::Ejabberd);
+    let out = clients::xmpp::run(&args(&srv, "bob", "b0b-p@ss"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", srv.log_tail()));
+    assert_eq!(out.jid, "bob@localhost/sasl-digest-md5");
+    let err = clients::xmpp::run(&args(&srv, "bob", "wrong")).await.unwrap_err().to_string();
+    assert_eq!(err, "SASL PLAIN authentication failed: not-authorized: Invalid username or password");
+}
+
+#[tokio::test]
 async fn timeout_is_reported() {
     // A listener that accepts but never speaks: the greeting wait times out.
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -131,7 +142,7 @@ async fn timeout_is_reported() {
 
 #[test]
 fn servers_start_twice_in_parallel() {
-    for kind in [Kind::Slapd, Kind::Dovecot, Kind::Prosody] {
+    for kind in [Kind::Slapd, Kind::Dovecot, Kind::Prosody, Kind::Ejabberd] {
         let (a, b) = std::thread::scope(|s| {
             let a = s.spawn(move || Server::start(kind));
             let b = s.spawn(move || Server::start(kind));

@@ -20,6 +20,9 @@ pub enum Kind {
     Dovecot,
     /// Prosody + mod_auth_cyrus (domain `localhost`); alice, bob.
     Prosody,
+    /// ejabberd, internal auth with plain passwords (domain `localhost`);
+    /// alice, bob. Does not check the DIGEST-MD5 authzid.
+    Ejabberd,
 }
 
 impl Kind {
@@ -28,6 +31,21 @@ impl Kind {
             Kind::Slapd => "slapd",
             Kind::Dovecot => "dovecot",
             Kind::Prosody => "prosody",
+            Kind::Ejabberd => "ejabberd",
+        }
+    }
+
+    fn log(self, dir: &Path) -> PathBuf {
+        match self {
+            Kind::Ejabberd => dir.join("logs/ejabberd.log"),
+            k => dir.join(format!("{}.log", k.name())),
+        }
+    }
+
+    fn pid_file(self, dir: &Path) -> PathBuf {
+        match self {
+            Kind::Ejabberd => dir.join("run/ejabberd.pid"),
+            _ => dir.join("server.pid"),
         }
     }
 
@@ -49,9 +67,16 @@ pub struct Server {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// A port that is free now, and (ejabberd's Erlang distribution uses
+/// PORT+1) whose successor is free too.
 fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().unwrap().port();
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn fresh_dir(kind: Kind) -> PathBuf {
@@ -97,7 +122,7 @@ impl Server {
             let port = free_port();
             let out = run_script(kind, "start", &dir, port, envs);
             if out.status.success() {
-                let pid = std::fs::read_to_string(dir.join("server.pid"))
+                let pid = std::fs::read_to_string(kind.pid_file(&dir))
                     .ok()
                     .and_then(|s| s.trim().parse().ok());
                 return Server { kind, dir, port, pid };
@@ -125,7 +150,7 @@ impl Server {
 
     /// The tail of the server's log, for assertion messages.
     pub fn log_tail(&self) -> String {
-        let log = self.dir.join(format!("{}.log", self.kind.name()));
+        let log = self.kind.log(&self.dir);
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
