@@ -23,6 +23,9 @@ pub const WHOAMI_OID: &str = "1.3.6.1.4.1.4203.1.11.3";
 /// Largest LDAP message accepted.
 const MAX_PDU: usize = 16 << 20;
 
+/// A search result entry: (dn, [(attribute, values)]).
+pub type Entry = (String, Vec<(String, Vec<String>)>);
+
 /// What a run of the LDAP client found.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -30,8 +33,8 @@ pub struct Outcome {
     pub negotiated: String,
     /// WhoAmI answer, e.g. `dn:uid=alice,ou=people,dc=example,dc=com`.
     pub whoami: String,
-    /// Entries of the search: (dn, [(attribute, values)]).
-    pub entries: Vec<(String, Vec<(String, Vec<String>)>)>,
+    /// Entries of the search of the bound entry.
+    pub entries: Vec<Entry>,
 }
 
 /// An LDAP connection over any stream.
@@ -101,7 +104,7 @@ impl<S: AsyncStream> Conn<S> {
         scope: SearchRequestScope,
         filter: Filter,
         attrs: &[&str],
-    ) -> Result<Vec<(String, Vec<(String, Vec<String>)>)>> {
+    ) -> Result<Vec<Entry>> {
         let req = SearchRequest::new(
             LdapString::from(base),
             scope,
@@ -208,7 +211,7 @@ impl<S: AsyncStream> Conn<S> {
                     // rspauth) must still be verified by the mechanism.
                     match (finished, server_creds) {
                         (true, None) => {}
-                        (true, Some(c)) if c.is_empty() => {}
+                        (true, Some([])) => {}
                         (true, Some(_)) => bail!("server sent SASL data after {mech} finished"),
                         (false, data) => {
                             let s = client.step(Some(data.unwrap_or_default()))?;

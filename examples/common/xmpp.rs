@@ -319,12 +319,7 @@ impl<S: AsyncStream> Conn<S> {
         let _ = self.send("</stream:stream>").await;
         let t = self.timeout.min(Duration::from_secs(2));
         let _ = tokio::time::timeout(t, async {
-            loop {
-                match self.read_element().await {
-                    Ok(_) => continue,
-                    Err(_) => break,
-                }
-            }
+            while self.read_element().await.is_ok() {}
         })
         .await;
         let _ = tokio::time::timeout(t, self.reader.get_mut().shutdown()).await;
