@@ -1,7 +1,9 @@
-//! Shared by the live interop tests (`interop_cyrus.rs`, `interop_jdk.rs`).
+//! Helpers shared by the integration tests (`mod common;`): the live interop peers
+//! (`interop_cyrus.rs`, `interop_jdk.rs`) and the real servers (`servers_*.rs`).
 #![allow(dead_code)]
 
 pub mod peer;
+pub mod servers;
 
 use sasl_digest_md5::{
     Cipher, CipherSet, ClientConfig, Credential, Qop, QopSet, Requirements, ServerConfig,
