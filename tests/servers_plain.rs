@@ -5,9 +5,9 @@
 //! Needs slapd, dovecot and prosody installed (see tests/servers/README.md);
 //! nothing is skipped when one is missing.
 
-mod common;
 #[path = "../examples/common/mod.rs"]
 mod clients;
+mod common;
 
 use clients::Args;
 use common::servers::{Kind, Server};
@@ -28,13 +28,20 @@ async fn ldap_plain_bind_whoami_search() {
     assert_eq!(out.entries.len(), 1);
     let (dn, attrs) = &out.entries[0];
     assert_eq!(dn, "uid=alice,ou=people,dc=example,dc=com");
-    assert!(attrs.iter().any(|(a, v)| a == "mail" && v == &["alice@example.com"]), "{attrs:?}");
+    assert!(
+        attrs
+            .iter()
+            .any(|(a, v)| a == "mail" && v == &["alice@example.com"]),
+        "{attrs:?}"
+    );
 }
 
 #[tokio::test]
 async fn ldap_plain_second_user_and_authzid() {
     let srv = Server::start(Kind::Slapd);
-    let out = clients::ldap::run(&args(&srv, "bob", "b0b-p@ss")).await.unwrap();
+    let out = clients::ldap::run(&args(&srv, "bob", "b0b-p@ss"))
+        .await
+        .unwrap();
     assert_eq!(out.whoami, "dn:uid=bob,ou=people,dc=example,dc=com");
 
     // alice may act as herself ...
@@ -51,8 +58,14 @@ async fn ldap_plain_second_user_and_authzid() {
 #[tokio::test]
 async fn ldap_plain_wrong_password_fails_clearly() {
     let srv = Server::start(Kind::Slapd);
-    let err = clients::ldap::run(&args(&srv, "alice", "wrong")).await.unwrap_err().to_string();
-    assert!(err.starts_with("SASL bind failed: InvalidCredentials (49)"), "{err}");
+    let err = clients::ldap::run(&args(&srv, "alice", "wrong"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("SASL bind failed: InvalidCredentials (49)"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -62,11 +75,25 @@ async fn imap_plain_authenticate_list() {
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", srv.log_tail()));
     assert_eq!(out.negotiated, "negotiated: qop=auth cipher=none");
-    assert!(out.capabilities_before.iter().any(|c| c == "AUTH=DIGEST-MD5"), "{:?}", out.capabilities_before);
+    assert!(
+        out.capabilities_before
+            .iter()
+            .any(|c| c == "AUTH=DIGEST-MD5"),
+        "{:?}",
+        out.capabilities_before
+    );
     assert!(out.capabilities_before.iter().any(|c| c == "SASL-IR"));
     assert!(!out.capabilities_after.is_empty());
-    assert!(out.list.iter().any(|l| l.ends_with(" INBOX")), "{:?}", out.list);
-    assert!(out.list.iter().any(|l| l.ends_with(" Archive")), "{:?}", out.list);
+    assert!(
+        out.list.iter().any(|l| l.ends_with(" INBOX")),
+        "{:?}",
+        out.list
+    );
+    assert!(
+        out.list.iter().any(|l| l.ends_with(" Archive")),
+        "{:?}",
+        out.list
+    );
 }
 
 /// Without SASL-IR the client-first mechanism answers the empty `+`.
@@ -92,7 +119,10 @@ async fn imap_plain_without_sasl_ir() {
 #[tokio::test]
 async fn imap_plain_wrong_password_fails_clearly() {
     let srv = Server::start(Kind::Dovecot);
-    let err = clients::imap::run(&args(&srv, "alice", "wrong")).await.unwrap_err().to_string();
+    let err = clients::imap::run(&args(&srv, "alice", "wrong"))
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, "AUTHENTICATE PLAIN failed: NO Authentication failed.");
 }
 
@@ -109,8 +139,14 @@ async fn xmpp_plain_auth_bind() {
 #[tokio::test]
 async fn xmpp_plain_wrong_password_fails_clearly() {
     let srv = Server::start(Kind::Prosody);
-    let err = clients::xmpp::run(&args(&srv, "alice", "wrong")).await.unwrap_err().to_string();
-    assert_eq!(err, "SASL PLAIN authentication failed: not-authorized: authentication failure");
+    let err = clients::xmpp::run(&args(&srv, "alice", "wrong"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "SASL PLAIN authentication failed: not-authorized: authentication failure"
+    );
 }
 
 #[tokio::test]
@@ -120,8 +156,14 @@ async fn xmpp_plain_ejabberd() {
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", srv.log_tail()));
     assert_eq!(out.jid, "bob@localhost/sasl-digest-md5");
-    let err = clients::xmpp::run(&args(&srv, "bob", "wrong")).await.unwrap_err().to_string();
-    assert_eq!(err, "SASL PLAIN authentication failed: not-authorized: Invalid username or password");
+    let err = clients::xmpp::run(&args(&srv, "bob", "wrong"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "SASL PLAIN authentication failed: not-authorized: Invalid username or password"
+    );
 }
 
 #[tokio::test]
@@ -136,7 +178,10 @@ async fn timeout_is_reported() {
     let mut a = Args::for_test(&addr, "alice", "secret", "PLAIN");
     a.timeout = std::time::Duration::from_millis(300);
     let err = clients::imap::run(&a).await.unwrap_err().to_string();
-    assert!(err.starts_with("timeout after 300ms while waiting for the IMAP greeting"), "{err}");
+    assert!(
+        err.starts_with("timeout after 300ms while waiting for the IMAP greeting"),
+        "{err}"
+    );
     hold.abort();
 }
 
@@ -150,7 +195,8 @@ fn servers_start_twice_in_parallel() {
         });
         assert_ne!(a.port, b.port);
         for srv in [&a, &b] {
-            std::net::TcpStream::connect(srv.addr()).unwrap_or_else(|e| panic!("{kind:?} {}: {e}", srv.addr()));
+            std::net::TcpStream::connect(srv.addr())
+                .unwrap_or_else(|e| panic!("{kind:?} {}: {e}", srv.addr()));
         }
     }
 }

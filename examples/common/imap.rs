@@ -47,7 +47,11 @@ pub enum Resp {
     /// `* CAPABILITY ...`
     Capability(Vec<String>),
     /// Tagged completion: tag, "OK"/"NO"/"BAD", text.
-    Done { tag: String, status: &'static str, text: String },
+    Done {
+        tag: String,
+        status: &'static str,
+        text: String,
+    },
     /// `* BYE ...`
     Bye(String),
     /// Any other untagged response.
@@ -64,15 +68,28 @@ pub struct Conn<S> {
 
 impl<S> Conn<S> {
     pub fn new(stream: S, timeout: Duration) -> Self {
-        Conn { stream, buf: Vec::new(), next_tag: 1, timeout }
+        Conn {
+            stream,
+            buf: Vec::new(),
+            next_tag: 1,
+            timeout,
+        }
     }
 
     /// Continue on another stream (after AUTHENTICATE: the sealed one).
     pub fn map_stream<T>(self, f: impl FnOnce(S) -> Result<T>) -> Result<Conn<T>> {
         if !self.buf.is_empty() {
-            bail!("server sent {} unexpected bytes right after authentication", self.buf.len());
+            bail!(
+                "server sent {} unexpected bytes right after authentication",
+                self.buf.len()
+            );
         }
-        Ok(Conn { stream: f(self.stream)?, buf: Vec::new(), next_tag: self.next_tag, timeout: self.timeout })
+        Ok(Conn {
+            stream: f(self.stream)?,
+            buf: Vec::new(),
+            next_tag: self.next_tag,
+            timeout: self.timeout,
+        })
     }
 }
 
@@ -94,9 +111,21 @@ fn convert(resp: Response) -> Resp {
         Response::Status(s) => {
             let text = status_text(&s);
             match s {
-                Status::Ok { tag: Some(t), .. } => Resp::Done { tag: t.as_ref().into(), status: "OK", text },
-                Status::No { tag: Some(t), .. } => Resp::Done { tag: t.as_ref().into(), status: "NO", text },
-                Status::Bad { tag: Some(t), .. } => Resp::Done { tag: t.as_ref().into(), status: "BAD", text },
+                Status::Ok { tag: Some(t), .. } => Resp::Done {
+                    tag: t.as_ref().into(),
+                    status: "OK",
+                    text,
+                },
+                Status::No { tag: Some(t), .. } => Resp::Done {
+                    tag: t.as_ref().into(),
+                    status: "NO",
+                    text,
+                },
+                Status::Bad { tag: Some(t), .. } => Resp::Done {
+                    tag: t.as_ref().into(),
+                    status: "BAD",
+                    text,
+                },
                 Status::Bye { .. } => Resp::Bye(text),
                 _ => Resp::Other,
             }
@@ -131,16 +160,23 @@ impl<S: AsyncStream> Conn<S> {
                 Ok((rem, g)) => {
                     let used = self.buf.len() - rem.len();
                     let kind = g.kind;
-                    let line = String::from_utf8_lossy(&self.buf[..used]).trim_end().to_string();
+                    let line = String::from_utf8_lossy(&self.buf[..used])
+                        .trim_end()
+                        .to_string();
                     self.buf.drain(..used);
                     if kind == GreetingKind::Bye {
                         bail!("server refused the connection: {line}");
                     }
                     return Ok(line);
                 }
-                Err(GreetingDecodeError::Incomplete) => self.fill("waiting for the IMAP greeting").await?,
+                Err(GreetingDecodeError::Incomplete) => {
+                    self.fill("waiting for the IMAP greeting").await?
+                }
                 Err(GreetingDecodeError::Failed) => {
-                    bail!("cannot parse the IMAP greeting: {:?}", String::from_utf8_lossy(&self.buf))
+                    bail!(
+                        "cannot parse the IMAP greeting: {:?}",
+                        String::from_utf8_lossy(&self.buf)
+                    )
                 }
             }
         }
@@ -153,19 +189,29 @@ impl<S: AsyncStream> Conn<S> {
                 Ok((rem, r)) => {
                     let used = self.buf.len() - rem.len();
                     let resp = convert(r);
-                    let line = String::from_utf8_lossy(&self.buf[..used]).trim_end().to_string();
+                    let line = String::from_utf8_lossy(&self.buf[..used])
+                        .trim_end()
+                        .to_string();
                     self.buf.drain(..used);
                     if let Resp::Bye(text) = &resp {
                         bail!("server closed the session: BYE {text}");
                     }
                     return Ok((resp, line));
                 }
-                Err(ResponseDecodeError::Incomplete) | Err(ResponseDecodeError::LiteralFound { .. }) => {
+                Err(ResponseDecodeError::Incomplete)
+                | Err(ResponseDecodeError::LiteralFound { .. }) => {
                     self.fill("waiting for an IMAP response").await?
                 }
                 Err(ResponseDecodeError::Failed) => {
-                    let end = self.buf.iter().position(|b| *b == b'\n').unwrap_or(self.buf.len());
-                    bail!("cannot parse IMAP response: {:?}", String::from_utf8_lossy(&self.buf[..end]))
+                    let end = self
+                        .buf
+                        .iter()
+                        .position(|b| *b == b'\n')
+                        .unwrap_or(self.buf.len());
+                    bail!(
+                        "cannot parse IMAP response: {:?}",
+                        String::from_utf8_lossy(&self.buf[..end])
+                    )
                 }
             }
         }
@@ -179,8 +225,11 @@ impl<S: AsyncStream> Conn<S> {
 
     async fn send_command(&mut self, tag: &str, body: CommandBody<'_>) -> Result<()> {
         let name = body.name();
-        let cmd = Command::new(Tag::try_from(tag).map_err(|e| Error(format!("tag: {e}")))?, body)
-            .map_err(|e| Error(format!("building {name}: {e}")))?;
+        let cmd = Command::new(
+            Tag::try_from(tag).map_err(|e| Error(format!("tag: {e}")))?,
+            body,
+        )
+        .map_err(|e| Error(format!("building {name}: {e}")))?;
         let bytes = CommandCodec::default().encode(&cmd).dump();
         if name == "AUTHENTICATE" {
             progress!("C: {tag} AUTHENTICATE ...");
@@ -199,7 +248,11 @@ impl<S: AsyncStream> Conn<S> {
         loop {
             let (resp, line) = self.response().await?;
             match resp {
-                Resp::Done { tag: t, status, text } if t == tag => {
+                Resp::Done {
+                    tag: t,
+                    status,
+                    text,
+                } if t == tag => {
                     if status != "OK" {
                         bail!("{name} failed: {status} {text}");
                     }
@@ -238,9 +291,11 @@ impl<S: AsyncStream> Conn<S> {
             let s = client.step(None)?;
             finished = s.finished;
             let ir = s.output.unwrap_or_default();
-            self.send_command(&tag, CommandBody::authenticate_with_ir(mech, ir)).await?;
+            self.send_command(&tag, CommandBody::authenticate_with_ir(mech, ir))
+                .await?;
         } else {
-            self.send_command(&tag, CommandBody::authenticate(mech)).await?;
+            self.send_command(&tag, CommandBody::authenticate(mech))
+                .await?;
         }
         loop {
             let (resp, line) = self.response().await?;
@@ -257,7 +312,11 @@ impl<S: AsyncStream> Conn<S> {
                     } else {
                         // A client-first mechanism without SASL-IR gets an
                         // empty first challenge: step(None).
-                        let input = if data.is_empty() && client.client_first() { None } else { Some(&data[..]) };
+                        let input = if data.is_empty() && client.client_first() {
+                            None
+                        } else {
+                            Some(&data[..])
+                        };
                         let s = client.step(input)?;
                         finished = s.finished;
                         // Finished without a message (DIGEST-MD5 after
@@ -270,7 +329,11 @@ impl<S: AsyncStream> Conn<S> {
                     progress!("C: ({} bytes of SASL data)", out.len());
                     self.write(&bytes, "sending SASL response").await?;
                 }
-                Resp::Done { tag: t, status, text } if t == tag => {
+                Resp::Done {
+                    tag: t,
+                    status,
+                    text,
+                } if t == tag => {
                     if status != "OK" {
                         bail!("AUTHENTICATE {mech_name} failed: {status} {text}");
                     }
@@ -305,7 +368,10 @@ pub async fn run(args: &Args) -> Result<Outcome> {
 }
 
 /// [`run`] with another set of SASL mechanisms (tests).
-pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechanism]) -> Result<Outcome> {
+pub async fn run_with(
+    args: &Args,
+    mechanisms: &'static [rsasl::prelude::Mechanism],
+) -> Result<Outcome> {
     let tcp = connect(args).await?;
     progress!("connected to {}", args.server);
     let mut conn = Conn::new(tcp, args.timeout);
@@ -317,11 +383,18 @@ pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechani
         .iter()
         .filter_map(|c| {
             let (k, v) = c.split_once('=')?;
-            k.eq_ignore_ascii_case("AUTH").then(|| v.to_ascii_uppercase())
+            k.eq_ignore_ascii_case("AUTH")
+                .then(|| v.to_ascii_uppercase())
         })
         .collect();
-    let sasl_ir = capabilities_before.iter().any(|c| c.eq_ignore_ascii_case("SASL-IR"));
-    progress!("server SASL mechanisms: {} (SASL-IR: {})", offered.join(" "), if sasl_ir { "yes" } else { "no" });
+    let sasl_ir = capabilities_before
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case("SASL-IR"));
+    progress!(
+        "server SASL mechanisms: {} (SASL-IR: {})",
+        offered.join(" "),
+        if sasl_ir { "yes" } else { "no" }
+    );
 
     let mut client = sasl::start_with(args, "imap", &offered, mechanisms)?;
     conn.authenticate(&mut client, sasl_ir).await?;
@@ -334,7 +407,8 @@ pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechani
     let mut conn = conn.map_stream(|tcp| secure(tcp, session))?;
 
     let capabilities_after = conn.capability().await?;
-    let list_cmd = CommandBody::list("", "*").map_err(|e| Error(format!("building LIST: {e:?}")))?;
+    let list_cmd =
+        CommandBody::list("", "*").map_err(|e| Error(format!("building LIST: {e:?}")))?;
     let list = conn
         .simple(list_cmd)
         .await?
@@ -343,5 +417,11 @@ pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechani
         .filter(|l| l.to_ascii_uppercase().starts_with("* LIST"))
         .collect();
     conn.logout().await?;
-    Ok(Outcome { mechanism, negotiated, capabilities_before, capabilities_after, list })
+    Ok(Outcome {
+        mechanism,
+        negotiated,
+        capabilities_before,
+        capabilities_after,
+        list,
+    })
 }

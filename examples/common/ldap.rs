@@ -46,13 +46,21 @@ pub struct Conn<S> {
 
 impl<S> Conn<S> {
     pub fn new(stream: S, timeout: Duration) -> Self {
-        Conn { stream, next_id: 1, timeout }
+        Conn {
+            stream,
+            next_id: 1,
+            timeout,
+        }
     }
 
     /// Continue on another stream (after the bind: the sealed one), keeping
     /// the message ids.
     pub fn map_stream<T>(self, f: impl FnOnce(S) -> Result<T>) -> Result<Conn<T>> {
-        Ok(Conn { stream: f(self.stream)?, next_id: self.next_id, timeout: self.timeout })
+        Ok(Conn {
+            stream: f(self.stream)?,
+            next_id: self.next_id,
+            timeout: self.timeout,
+        })
     }
 }
 
@@ -72,9 +80,14 @@ impl<S: AsyncStream> Conn<S> {
     /// Read one message; fails on a Notice of Disconnection (message id 0).
     pub async fn recv(&mut self) -> Result<LdapMessage> {
         let t = self.timeout;
-        let pdu = timed(t, "waiting for an LDAP response", read_pdu(&mut self.stream)).await?;
-        let msg: LdapMessage = rasn::ber::decode(&pdu)
-            .map_err(|e| Error(format!("decoding LDAP response: {e}")))?;
+        let pdu = timed(
+            t,
+            "waiting for an LDAP response",
+            read_pdu(&mut self.stream),
+        )
+        .await?;
+        let msg: LdapMessage =
+            rasn::ber::decode(&pdu).map_err(|e| Error(format!("decoding LDAP response: {e}")))?;
         if msg.message_id == 0 {
             if let ProtocolOp::ExtendedResp(r) = &msg.protocol_op {
                 bail!(
@@ -92,7 +105,10 @@ impl<S: AsyncStream> Conn<S> {
     async fn recv_for(&mut self, id: u32) -> Result<ProtocolOp> {
         let msg = self.recv().await?;
         if msg.message_id != id {
-            bail!("LDAP response for message {} while waiting for {id}", msg.message_id);
+            bail!(
+                "LDAP response for message {} while waiting for {id}",
+                msg.message_id
+            );
         }
         Ok(msg.protocol_op)
     }
@@ -164,7 +180,11 @@ impl<S: AsyncStream> Conn<S> {
                 .map(|v| String::from_utf8_lossy(&v).into_owned())
                 .unwrap_or_default()),
             ProtocolOp::ExtendedResp(r) => {
-                bail!("WhoAmI failed: {:?} {}", r.result_code, r.diagnostic_message.0)
+                bail!(
+                    "WhoAmI failed: {:?} {}",
+                    r.result_code,
+                    r.diagnostic_message.0
+                )
             }
             other => bail!("unexpected LDAP response to WhoAmI: {other:?}"),
         }
@@ -198,7 +218,10 @@ impl<S: AsyncStream> Conn<S> {
             let server_creds = resp.server_sasl_creds.as_deref();
             match resp.result_code {
                 ResultCode::SaslBindInProgress => {
-                    progress!("S: bind in progress (challenge of {} bytes)", server_creds.map_or(0, |c| c.len()));
+                    progress!(
+                        "S: bind in progress (challenge of {} bytes)",
+                        server_creds.map_or(0, |c| c.len())
+                    );
                     if finished {
                         bail!("server wants another SASL round but {mech} has finished");
                     }
@@ -246,7 +269,10 @@ async fn read_pdu<S: AsyncStream>(s: &mut S) -> std::io::Result<Vec<u8>> {
     let mut head = [0u8; 2];
     s.read_exact(&mut head).await?;
     if head[0] != 0x30 {
-        return Err(IoError::new(ErrorKind::InvalidData, format!("not an LDAPMessage (tag {:#04x})", head[0])));
+        return Err(IoError::new(
+            ErrorKind::InvalidData,
+            format!("not an LDAPMessage (tag {:#04x})", head[0]),
+        ));
     }
     let mut pdu = head.to_vec();
     let len = if head[1] < 0x80 {
@@ -254,15 +280,23 @@ async fn read_pdu<S: AsyncStream>(s: &mut S) -> std::io::Result<Vec<u8>> {
     } else {
         let n = (head[1] & 0x7f) as usize;
         if n == 0 || n > 4 {
-            return Err(IoError::new(ErrorKind::InvalidData, "unsupported BER length"));
+            return Err(IoError::new(
+                ErrorKind::InvalidData,
+                "unsupported BER length",
+            ));
         }
         let mut lb = [0u8; 4];
         s.read_exact(&mut lb[..n]).await?;
         pdu.extend_from_slice(&lb[..n]);
-        lb[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize)
+        lb[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize)
     };
     if len > MAX_PDU {
-        return Err(IoError::new(ErrorKind::InvalidData, format!("LDAP message of {len} bytes is too large")));
+        return Err(IoError::new(
+            ErrorKind::InvalidData,
+            format!("LDAP message of {len} bytes is too large"),
+        ));
     }
     let start = pdu.len();
     pdu.resize(start + len, 0);
@@ -276,13 +310,21 @@ pub async fn run(args: &Args) -> Result<Outcome> {
 }
 
 /// [`run`] with another set of SASL mechanisms (tests).
-pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechanism]) -> Result<Outcome> {
+pub async fn run_with(
+    args: &Args,
+    mechanisms: &'static [rsasl::prelude::Mechanism],
+) -> Result<Outcome> {
     let tcp = connect(args).await?;
     progress!("connected to {}", args.server);
     let mut conn = Conn::new(tcp, args.timeout);
 
     let root = conn
-        .search("", SearchRequestScope::BaseObject, Filter::Present("objectClass".into()), &["supportedSASLMechanisms"])
+        .search(
+            "",
+            SearchRequestScope::BaseObject,
+            Filter::Present("objectClass".into()),
+            &["supportedSASLMechanisms"],
+        )
         .await?;
     let offered: Vec<String> = root
         .iter()
@@ -308,8 +350,13 @@ pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechani
     let entries = if base.is_empty() {
         Vec::new()
     } else {
-        conn.search(&base, SearchRequestScope::BaseObject, Filter::Present("objectClass".into()), &["cn", "mail", "uid"])
-            .await?
+        conn.search(
+            &base,
+            SearchRequestScope::BaseObject,
+            Filter::Present("objectClass".into()),
+            &["cn", "mail", "uid"],
+        )
+        .await?
     };
     for (dn, attrs) in &entries {
         progress!("entry: dn: {dn}");
@@ -320,5 +367,10 @@ pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechani
         }
     }
     conn.unbind().await?;
-    Ok(Outcome { mechanism, negotiated, whoami, entries })
+    Ok(Outcome {
+        mechanism,
+        negotiated,
+        whoami,
+        entries,
+    })
 }

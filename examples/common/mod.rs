@@ -163,8 +163,13 @@ impl Args {
             _ => bail!("--server must be HOST:PORT, got '{server}'"),
         };
         let _ = port;
-        let server_host = server_host.trim_start_matches('[').trim_end_matches(']').to_string();
-        let Some(user) = user else { bail!("--user NAME is required") };
+        let server_host = server_host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let Some(user) = user else {
+            bail!("--user NAME is required")
+        };
         let password = match password.or(env_password) {
             Some(p) => p,
             None => bail!("--password PW (or env DIGEST_MD5_PASSWORD) is required"),
@@ -194,7 +199,9 @@ impl Args {
             authzid,
             qop,
             cipher,
-            mech: mech.unwrap_or_else(|| "DIGEST-MD5".to_string()).to_ascii_uppercase(),
+            mech: mech
+                .unwrap_or_else(|| "DIGEST-MD5".to_string())
+                .to_ascii_uppercase(),
             timeout,
         })
     }
@@ -235,7 +242,12 @@ pub async fn timed<T, E: fmt::Display>(
 /// Connect to `--server` (bounded by `--timeout`).
 pub async fn connect(args: &Args) -> Result<TcpStream> {
     let what = format!("connecting to {}", args.server);
-    let s = timed(args.timeout, &what, TcpStream::connect(args.server.as_str())).await?;
+    let s = timed(
+        args.timeout,
+        &what,
+        TcpStream::connect(args.server.as_str()),
+    )
+    .await?;
     let _ = s.set_nodelay(true);
     Ok(s)
 }
@@ -263,9 +275,10 @@ pub fn secure<S: AsyncStream + 'static>(
     session: sasl::ClientSession,
 ) -> Result<BoxStream> {
     if session.has_security_layer() {
-        // TODO(sealed stream): Box::pin(sasl_digest_md5::...::SecureStream::new(stream, session))
-        bail!("the server negotiated a SASL security layer, which this build cannot install yet");
+        let secure =
+            sasl_digest_md5::stream::SecureStream::with_session(stream, session, sasl::OWN_MAXBUF)
+                .map_err(|e| Error(format!("installing the security layer: {e}")))?;
+        return Ok(Box::pin(secure));
     }
     Ok(Box::pin(stream))
 }
-

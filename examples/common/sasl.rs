@@ -1,11 +1,6 @@
-//! rsasl client configuration shared by the examples.
-//!
-//! Plug-in points for DIGEST-MD5:
-//! - [`MECHANISMS`]: add `sasl_digest_md5::DIGEST_MD5` next to PLAIN.
-//! - [`Credentials::callback`]: answer the mechanism's own properties
-//!   (chosen qop / cipher from `--qop` / `--cipher`, realm choice among the
-//!   offered ones) and take its "negotiated layer" action into
-//!   [`Credentials::negotiated`].
+//! rsasl client configuration shared by the examples: DIGEST-MD5 (this crate) and,
+//! for comparison, rsasl's PLAIN. `--qop` is the minimum protection required (and
+//! the qop taken), `--cipher` the only cipher accepted.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,14 +9,44 @@ use rsasl::prelude::*;
 use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
 use rsasl::validate::NoValidation;
 
+use sasl_digest_md5::mechanism::{ClientPolicy, DigestClientPolicy, DigestOutcome};
+use sasl_digest_md5::{Cipher, Qop, Requirements};
+
 use super::{Args, Error, Result};
+
+/// The DIGEST-MD5 policy from `--qop` and `--cipher`.
+fn policy(args: &Args) -> Result<ClientPolicy> {
+    let qop =
+        Qop::from_token(&args.qop).ok_or_else(|| Error(format!("unknown --qop {}", args.qop)))?;
+    let requirements = match qop {
+        Qop::Auth => Requirements::MUTUAL_AUTH,
+        Qop::AuthInt => Requirements::MUTUAL_AUTH | Requirements::INTEGRITY,
+        Qop::AuthConf => Requirements::MUTUAL_AUTH | Requirements::CONFIDENTIALITY,
+    };
+    let ciphers = match &args.cipher {
+        Some(c) => {
+            vec![Cipher::from_token(c).ok_or_else(|| Error(format!("unknown --cipher {c}")))?]
+        }
+        None => Cipher::ALL.to_vec(),
+    };
+    Ok(ClientPolicy {
+        requirements,
+        max_qop: qop,
+        ciphers,
+        maxbuf: OWN_MAXBUF,
+        ..ClientPolicy::default()
+    })
+}
 
 /// The client session type the examples drive.
 pub type ClientSession = Session<NoValidation>;
 
 /// Mechanisms this client can use.
-// TODO(DIGEST-MD5): &[sasl_digest_md5::DIGEST_MD5, rsasl::mechanisms::plain::PLAIN]
-pub static MECHANISMS: &[Mechanism] = &[rsasl::mechanisms::plain::PLAIN];
+pub static MECHANISMS: &[Mechanism] =
+    &[sasl_digest_md5::DIGEST_MD5, rsasl::mechanisms::plain::PLAIN];
+
+/// The receive buffer size the client advertises (`maxbuf`).
+pub const OWN_MAXBUF: u32 = 65536;
 
 /// Names of [`MECHANISMS`], for messages.
 pub fn supported() -> Vec<&'static str> {
@@ -37,8 +62,7 @@ pub struct Credentials {
     service: String,
     hostname: String,
     /// `--qop` / `--cipher`, for the DIGEST-MD5 mechanism's qop/cipher choice.
-    pub qop: String,
-    pub cipher: Option<String>,
+    pub policy: ClientPolicy,
     /// Filled by the mechanism's "negotiated layer" action (DIGEST-MD5);
     /// `None` means no layer information was reported.
     pub negotiated: Arc<Mutex<Option<String>>>,
@@ -51,6 +75,13 @@ impl SessionCallback for Credentials {
         _context: &Context,
         request: &mut Request,
     ) -> Result<(), SessionError> {
+        if let Some(outcome) = request.get_action::<DigestOutcome>() {
+            let n = &outcome.negotiated;
+            let cipher = n.cipher.map_or("none".to_string(), |c| c.to_string());
+            *self.negotiated.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(format!("qop={} cipher={cipher}", n.qop));
+            return Ok(());
+        }
         // `satisfy` returns Err once the request is matched, ending the callback.
         request.satisfy::<AuthId>(self.authid.as_str())?;
         request.satisfy::<Password>(self.password.as_bytes())?;
@@ -62,11 +93,7 @@ impl SessionCallback for Credentials {
         }
         request.satisfy::<Service>(self.service.as_str())?;
         request.satisfy::<Hostname>(self.hostname.as_str())?;
-        // TODO(DIGEST-MD5): satisfy the mechanism's qop/cipher properties from
-        // self.qop / self.cipher, and record its negotiated-layer action:
-        //   if let Some(info) = request.get_action::<NegotiatedLayer>() {
-        //       *self.negotiated.lock().unwrap() = Some(format!("qop={} cipher={}", ..));
-        //   }
+        request.satisfy::<DigestClientPolicy>(&self.policy)?;
         Ok(())
     }
 }
@@ -95,11 +122,18 @@ pub fn start_with(
         return Err(Error(format!(
             "server does not offer {} (it offers: {})",
             args.mech,
-            if offered.is_empty() { "nothing".to_string() } else { offered.join(" ") }
+            if offered.is_empty() {
+                "nothing".to_string()
+            } else {
+                offered.join(" ")
+            }
         )));
     }
     if args.mech != "DIGEST-MD5" && (args.qop != "auth" || args.cipher.is_some()) {
-        progress!("note: --qop/--cipher only apply to DIGEST-MD5; ignored for {}", args.mech);
+        progress!(
+            "note: --qop/--cipher only apply to DIGEST-MD5; ignored for {}",
+            args.mech
+        );
     }
     let negotiated = Arc::new(Mutex::new(None));
     let creds = Credentials {
@@ -109,8 +143,7 @@ pub fn start_with(
         realm: args.realm.clone(),
         service: service.to_string(),
         hostname: args.host.clone(),
-        qop: args.qop.clone(),
-        cipher: args.cipher.clone(),
+        policy: policy(args)?,
         negotiated: negotiated.clone(),
     };
     let config = SASLConfig::builder()
@@ -119,20 +152,27 @@ pub fn start_with(
         .map_err(|e| Error(format!("SASL configuration: {e}")))?;
     let wanted = Mechname::parse(args.mech.as_bytes())
         .map_err(|e| Error(format!("bad mechanism name '{}': {e}", args.mech)))?;
-    let session = SASLClient::new(config).start_suggested(&[wanted]).map_err(|e| match e {
-        SASLError::NoSharedMechanism => Error(format!(
-            "mechanism {} is not available in this client (it supports: {})",
-            args.mech,
-            mechanisms.iter().map(|m| m.mechanism.as_str()).collect::<Vec<_>>().join(" ")
-        )),
-        e => Error(format!("starting SASL {}: {e}", args.mech)),
-    })?;
-    let mechanism = session
-        .get_mechname()
-        .as_str()
-        .to_string();
+    let session = SASLClient::new(config)
+        .start_suggested(&[wanted])
+        .map_err(|e| match e {
+            SASLError::NoSharedMechanism => Error(format!(
+                "mechanism {} is not available in this client (it supports: {})",
+                args.mech,
+                mechanisms
+                    .iter()
+                    .map(|m| m.mechanism.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+            e => Error(format!("starting SASL {}: {e}", args.mech)),
+        })?;
+    let mechanism = session.get_mechname().as_str().to_string();
     progress!("SASL mechanism: {mechanism}");
-    Ok(Client { session, mechanism, negotiated })
+    Ok(Client {
+        session,
+        mechanism,
+        negotiated,
+    })
 }
 
 /// Result of one SASL step.

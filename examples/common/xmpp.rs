@@ -52,14 +52,23 @@ impl Element {
         let mut attrs = Vec::new();
         for a in s.attributes() {
             let a = a.map_err(|e| Error(format!("bad XML attribute: {e}")))?;
-            let v = a.normalized_value(XmlVersion::Implicit1_0).map_err(|e| Error(format!("bad XML attribute value: {e}")))?;
+            let v = a
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|e| Error(format!("bad XML attribute value: {e}")))?;
             attrs.push((a.key.local_name().as_ref().to_string(), v.into_owned()));
         }
-        Ok(Element { name, attrs, ..Default::default() })
+        Ok(Element {
+            name,
+            attrs,
+            ..Default::default()
+        })
     }
 
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn child(&self, name: &str) -> Option<&Element> {
@@ -87,16 +96,26 @@ impl<S: AsyncStream> Conn<S> {
 
     /// A fresh XML parser on the same byte stream (stream restart).
     fn restart_parser(self) -> Self {
-        Conn { reader: Reader::from_reader(self.reader.into_inner()), ..self }
+        Conn {
+            reader: Reader::from_reader(self.reader.into_inner()),
+            ..self
+        }
     }
 
     /// Continue on another stream (after `<success>`: the sealed one).
     pub fn map_stream<T: AsyncStream>(self, f: impl FnOnce(S) -> Result<T>) -> Result<Conn<T>> {
         let buffered = self.reader.into_inner();
         if !buffered.buffer().is_empty() {
-            bail!("server sent {} unexpected bytes right after <success/>", buffered.buffer().len());
+            bail!(
+                "server sent {} unexpected bytes right after <success/>",
+                buffered.buffer().len()
+            );
         }
-        Ok(Conn::new(f(buffered.into_inner())?, &self.domain, self.timeout))
+        Ok(Conn::new(
+            f(buffered.into_inner())?,
+            &self.domain,
+            self.timeout,
+        ))
     }
 
     pub async fn send(&mut self, xml: &str) -> Result<()> {
@@ -109,7 +128,12 @@ impl<S: AsyncStream> Conn<S> {
     async fn next_event(&mut self) -> Result<Event<'static>> {
         self.buf.clear();
         let t = self.timeout;
-        let ev = timed(t, "waiting for XMPP data", self.reader.read_event_into_async(&mut self.buf)).await?;
+        let ev = timed(
+            t,
+            "waiting for XMPP data",
+            self.reader.read_event_into_async(&mut self.buf),
+        )
+        .await?;
         Ok(ev.into_owned())
     }
 
@@ -126,7 +150,11 @@ impl<S: AsyncStream> Conn<S> {
             match self.next_event().await? {
                 Event::Start(s) if s.local_name().as_ref() == "stream" => {
                     let e = Element::from_start(&s)?;
-                    progress!("S: <stream:stream from='{}' id='{}'>", e.attr("from").unwrap_or(""), e.attr("id").unwrap_or(""));
+                    progress!(
+                        "S: <stream:stream from='{}' id='{}'>",
+                        e.attr("from").unwrap_or(""),
+                        e.attr("id").unwrap_or("")
+                    );
                     return Ok(e);
                 }
                 Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
@@ -150,7 +178,9 @@ impl<S: AsyncStream> Conn<S> {
                 Event::Empty(s) => Some(Element::from_start(&s)?),
                 Event::End(e) => match stack.pop() {
                     Some(el) => Some(el),
-                    None if e.local_name().as_ref() == "stream" => bail!("server closed the XMPP stream"),
+                    None if e.local_name().as_ref() == "stream" => {
+                        bail!("server closed the XMPP stream")
+                    }
                     None => bail!("unexpected XML end tag"),
                 },
                 Event::Text(t) => {
@@ -183,7 +213,11 @@ impl<S: AsyncStream> Conn<S> {
                     Some(parent) => parent.children.push(el),
                     None => {
                         if el.name == "error" {
-                            let cond = el.children.iter().find(|c| c.name != "text").map_or("", |c| c.name.as_str());
+                            let cond = el
+                                .children
+                                .iter()
+                                .find(|c| c.name != "text")
+                                .map_or("", |c| c.name.as_str());
                             let text = el.child("text").map_or("", |t| t.text.as_str());
                             bail!("XMPP stream error: {cond} {text}");
                         }
@@ -215,12 +249,24 @@ impl<S: AsyncStream> Conn<S> {
             finished = s.finished;
             let ir = s.output.unwrap_or_default();
             // A zero-length initial response is sent as "=".
-            let body = if ir.is_empty() { "=".to_string() } else { B64.encode(&ir) };
+            let body = if ir.is_empty() {
+                "=".to_string()
+            } else {
+                B64.encode(&ir)
+            };
             progress!("C: <auth mechanism='{mech}'> ({} bytes)", ir.len());
-            self.send(&format!("<auth xmlns='{NS_SASL}' mechanism='{}'>{body}</auth>", escape(mech.as_str()))).await?;
+            self.send(&format!(
+                "<auth xmlns='{NS_SASL}' mechanism='{}'>{body}</auth>",
+                escape(mech.as_str())
+            ))
+            .await?;
         } else {
             progress!("C: <auth mechanism='{mech}'/>");
-            self.send(&format!("<auth xmlns='{NS_SASL}' mechanism='{}'/>", escape(mech.as_str()))).await?;
+            self.send(&format!(
+                "<auth xmlns='{NS_SASL}' mechanism='{}'/>",
+                escape(mech.as_str())
+            ))
+            .await?;
         }
         loop {
             let el = self.read_element().await?;
@@ -244,7 +290,11 @@ impl<S: AsyncStream> Conn<S> {
                     if out.is_empty() {
                         self.send(&format!("<response xmlns='{NS_SASL}'/>")).await?;
                     } else {
-                        self.send(&format!("<response xmlns='{NS_SASL}'>{}</response>", B64.encode(&out))).await?;
+                        self.send(&format!(
+                            "<response xmlns='{NS_SASL}'>{}</response>",
+                            B64.encode(&out)
+                        ))
+                        .await?;
                     }
                 }
                 "success" => {
@@ -254,7 +304,9 @@ impl<S: AsyncStream> Conn<S> {
                         // Additional data after the mechanism finished is
                         // ignored (Prosody sends ~22 KB of junk here).
                         if raw_len > 0 {
-                            progress!("S: <success> ({raw_len} characters of additional data, ignored)");
+                            progress!(
+                                "S: <success> ({raw_len} characters of additional data, ignored)"
+                            );
                         } else {
                             progress!("S: <success/>");
                         }
@@ -268,9 +320,16 @@ impl<S: AsyncStream> Conn<S> {
                     return Ok(0);
                 }
                 "failure" => {
-                    let cond = el.children.iter().find(|c| c.name != "text").map_or("unknown", |c| c.name.as_str());
+                    let cond = el
+                        .children
+                        .iter()
+                        .find(|c| c.name != "text")
+                        .map_or("unknown", |c| c.name.as_str());
                     let text = el.child("text").map_or("", |t| t.text.trim());
-                    bail!("SASL {mech} authentication failed: {cond}{}{text}", if text.is_empty() { "" } else { ": " });
+                    bail!(
+                        "SASL {mech} authentication failed: {cond}{}{text}",
+                        if text.is_empty() { "" } else { ": " }
+                    );
                 }
                 other => bail!("unexpected <{other}> during SASL negotiation"),
             }
@@ -318,10 +377,7 @@ impl<S: AsyncStream> Conn<S> {
     pub async fn close(mut self) -> Result<()> {
         let _ = self.send("</stream:stream>").await;
         let t = self.timeout.min(Duration::from_secs(2));
-        let _ = tokio::time::timeout(t, async {
-            while self.read_element().await.is_ok() {}
-        })
-        .await;
+        let _ = tokio::time::timeout(t, async { while self.read_element().await.is_ok() {} }).await;
         let _ = tokio::time::timeout(t, self.reader.get_mut().shutdown()).await;
         Ok(())
     }
@@ -332,7 +388,8 @@ fn decode_b64(text: &str) -> Result<Vec<u8>> {
     if t.is_empty() || t == "=" {
         return Ok(Vec::new());
     }
-    B64.decode(t).map_err(|e| Error(format!("bad base64 from the server: {e}")))
+    B64.decode(t)
+        .map_err(|e| Error(format!("bad base64 from the server: {e}")))
 }
 
 /// The whole client run.
@@ -341,7 +398,10 @@ pub async fn run(args: &Args) -> Result<Outcome> {
 }
 
 /// [`run`] with another set of SASL mechanisms (tests).
-pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechanism]) -> Result<Outcome> {
+pub async fn run_with(
+    args: &Args,
+    mechanisms: &'static [rsasl::prelude::Mechanism],
+) -> Result<Outcome> {
     let tcp = connect(args).await?;
     progress!("connected to {}", args.server);
     let mut conn = Conn::new(tcp, &args.host, args.timeout);
@@ -367,7 +427,9 @@ pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechani
 
     // Stream restart over the (possibly sealed) stream.
     let session = client.into_session();
-    let mut conn = conn.map_stream(|tcp| secure(tcp, session))?.restart_parser();
+    let mut conn = conn
+        .map_stream(|tcp| secure(tcp, session))?
+        .restart_parser();
     conn.open_stream().await?;
     let features = conn.features().await?;
     if features.child("bind").is_none() {
@@ -376,5 +438,10 @@ pub async fn run_with(args: &Args, mechanisms: &'static [rsasl::prelude::Mechani
     let jid = conn.bind(RESOURCE).await?;
     progress!("bound JID: {jid}");
     conn.close().await?;
-    Ok(Outcome { mechanism, negotiated, jid, ignored_success_data })
+    Ok(Outcome {
+        mechanism,
+        negotiated,
+        jid,
+        ignored_success_data,
+    })
 }

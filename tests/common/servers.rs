@@ -125,7 +125,12 @@ impl Server {
                 let pid = std::fs::read_to_string(kind.pid_file(&dir))
                     .ok()
                     .and_then(|s| s.trim().parse().ok());
-                return Server { kind, dir, port, pid };
+                return Server {
+                    kind,
+                    dir,
+                    port,
+                    pid,
+                };
             }
             last = format!(
                 "{} start {} {port} failed ({}):\n{}{}",
@@ -163,7 +168,10 @@ impl Drop for Server {
         let stopped = out.status.success();
         if !stopped {
             if let Some(pid) = self.pid {
-                let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+                let _ = Command::new("kill")
+                    .arg("-KILL")
+                    .arg(pid.to_string())
+                    .status();
             }
         }
         if std::thread::panicking() {
