@@ -8,9 +8,17 @@
 //! With no arguments it starts this crate's own DIGEST-MD5 server in process (the
 //! embedded default, no setup), authenticates through rsasl, then sends messages
 //! through the tokio secure stream and prints what was negotiated and what crossed the
-//! wire. To talk to a real server instead, see `examples/ldap.rs`, `imap.rs` and
-//! `xmpp.rs`.
+//! wire.
+//!
+//! Given `--server HOST:PORT` it talks to a real server instead, with
+//! `--protocol ldap|imap|xmpp` (default: from the port, 389/143/5222) and the flags of
+//! `examples/ldap.rs`, `imap.rs` and `xmpp.rs`:
+//! ```text
+//! cargo run --example demo -- --protocol ldap --server 127.0.0.1:389 --user alice --password secret --qop auth-conf
+//! ```
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "support/toyproto.rs"]
 mod toyproto;
 
@@ -80,8 +88,41 @@ async fn main() {
     }
 }
 
+/// Against a real server: the protocol examples' code.
+async fn real_server(mut args: Vec<String>) -> Result<(), Error> {
+    let protocol = match args.iter().position(|a| a == "--protocol") {
+        Some(i) if i + 1 < args.len() => {
+            let p = args.remove(i + 1);
+            args.remove(i);
+            p
+        }
+        Some(_) => return Err("--protocol needs a value".into()),
+        None => match arg(&args, "--server")
+            .and_then(|s| s.rsplit(':').next().map(str::to_owned))
+            .as_deref()
+        {
+            Some("389") => "ldap".into(),
+            Some("143") => "imap".into(),
+            Some("5222") => "xmpp".into(),
+            _ => return Err("say --protocol ldap|imap|xmpp".into()),
+        },
+    };
+    let a = common::Args::parse(&args, std::env::var("DIGEST_MD5_PASSWORD").ok())
+        .map_err(|e| e.to_string())?;
+    let r = match protocol.as_str() {
+        "ldap" => common::ldap::run(&a).await.map(|_| ()),
+        "imap" => common::imap::run(&a).await.map(|_| ()),
+        "xmpp" => common::xmpp::run(&a).await.map(|_| ()),
+        other => return Err(format!("unknown protocol {other}").into()),
+    };
+    r.map_err(|e| e.to_string().into())
+}
+
 async fn run() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--server") {
+        return real_server(args).await;
+    }
     let q = arg(&args, "--qop").unwrap_or_else(|| "auth-conf".into());
     let qop = Qop::from_token(&q).ok_or(format!("unknown qop {q}"))?;
     let ciphers = match arg(&args, "--cipher") {

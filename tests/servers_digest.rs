@@ -176,3 +176,46 @@ async fn xmpp_ejabberd_strict_digest_uri() {
     assert_eq!(out.jid, "alice@localhost/sasl-digest-md5");
     assert_eq!(out.ignored_success_data, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_soak_concurrent_auth_conf_binds() {
+    // A few hundred concurrent DIGEST-MD5 auth-conf binds, each with WhoAmI and a
+    // search through the layer; all must succeed, bounded in time.
+    let srv = Server::start(Kind::Slapd);
+    let ciphers = ["rc4", "rc4-56", "rc4-40", "des"];
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let mut a = args(&srv, "alice", "secret");
+            a.realm = Some("realm".into());
+            a.qop = "auth-conf".into();
+            a.cipher = Some(ciphers[i % ciphers.len()].into());
+            a.timeout = std::time::Duration::from_secs(60);
+            tokio::spawn(async move {
+                clients::ldap::run(&a)
+                    .await
+                    .map(|o| o.whoami)
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let all = async {
+        let mut failures = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(w) if w == ALICE_DN => {}
+                other => failures.push(format!("{other:?}")),
+            }
+        }
+        failures
+    };
+    let failures = tokio::time::timeout(std::time::Duration::from_secs(240), all)
+        .await
+        .expect("LDAP soak timed out");
+    assert!(
+        failures.is_empty(),
+        "{} of 300 failed, first: {:?}\n{}",
+        failures.len(),
+        failures.first(),
+        srv.log_tail()
+    );
+}
