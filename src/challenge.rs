@@ -98,32 +98,41 @@ fn list(v: &[u8]) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Lexes a token of at most `limit` bytes and reads its `charset` (at most once, only
+/// `utf-8`); under `charset=utf-8` every value must be UTF-8 (`names`: the
+/// directives to name in the error).
+pub(crate) fn lex<'a>(
+    input: &'a [u8],
+    limit: usize,
+    names: &[&'static str],
+) -> Result<(Vec<directives::Directive<'a>>, bool), ParseError> {
+    if input.len() > limit {
+        return Err(ParseError::TooLong {
+            len: input.len(),
+            limit,
+        });
+    }
+    let ds = directives::parse(input)?;
+    let mut utf8 = None;
+    for d in ds.iter().filter(|d| d.is("charset")) {
+        check_charset(&d.value)?;
+        set_once(&mut utf8, true, "charset")?;
+    }
+    let utf8 = utf8.unwrap_or(false);
+    if utf8 {
+        if let Some(d) = ds.iter().find(|d| std::str::from_utf8(&d.value).is_err()) {
+            let name = names.iter().copied().find(|n| d.is(n));
+            return Err(ParseError::InvalidUtf8(name.unwrap_or("directive")));
+        }
+    }
+    Ok((ds, utf8))
+}
+
 impl Challenge {
     /// Parses a digest-challenge; see the crate docs for what is tolerated and what is
     /// refused.
     pub fn parse(input: &[u8]) -> Result<Challenge, ParseError> {
-        if input.len() > MAX_CHALLENGE_LEN {
-            return Err(ParseError::TooLong {
-                len: input.len(),
-                limit: MAX_CHALLENGE_LEN,
-            });
-        }
-        let ds = directives::parse(input)?;
-        let mut utf8 = None;
-        for d in ds.iter().filter(|d| d.is("charset")) {
-            check_charset(&d.value)?;
-            set_once(&mut utf8, true, "charset")?;
-        }
-        let utf8 = utf8.unwrap_or(false);
-        if utf8 {
-            if let Some(d) = ds.iter().find(|d| std::str::from_utf8(&d.value).is_err()) {
-                let name = ["realm", "nonce"]
-                    .into_iter()
-                    .find(|n| d.is(n))
-                    .unwrap_or("directive");
-                return Err(ParseError::InvalidUtf8(name));
-            }
-        }
+        let (ds, utf8) = lex(input, MAX_CHALLENGE_LEN, &["realm", "nonce"])?;
         let mut realms = Vec::new();
         let mut nonce = None;
         let mut qops: Option<QopSet> = None;

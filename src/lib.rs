@@ -47,7 +47,7 @@ pub struct Negotiated {
     /// The cipher (qop `auth-conf` only).
     pub cipher: Option<Cipher>,
     /// The security strength factor as Cyrus SASL reports it: 0 for `auth`, 1 for
-    /// `auth-int`, the cipher's key strength for `auth-conf`.
+    /// `auth-int`, the cipher's key strength for `auth-conf` (55 for des).
     pub ssf: u32,
     /// Whether the peer proved knowledge of the password (always true on an
     /// established client context: `rspauth` was verified).
@@ -64,6 +64,8 @@ pub(crate) fn ssf(qop: Qop, cipher: Option<Cipher>) -> u32 {
     match (qop, cipher) {
         (Qop::Auth, _) => 0,
         (Qop::AuthInt, _) | (Qop::AuthConf, None) => 1,
+        // Cyrus reports 55 for single DES (56 bits less the one it counts as parity).
+        (Qop::AuthConf, Some(Cipher::Des)) => 55,
         (Qop::AuthConf, Some(c)) => c.strength(),
     }
 }

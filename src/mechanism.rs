@@ -242,6 +242,30 @@ fn session_error(e: Error) -> SessionError {
     }
 }
 
+/// `Authentication::{encode, decode, has_security_layer}` over a `layer:
+/// Option<Layer>` field (the same for both halves of the mechanism).
+macro_rules! layer_methods {
+    () => {
+        fn encode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
+            self.layer
+                .as_mut()
+                .ok_or(SessionError::NoSecurityLayer)?
+                .encode(input, writer)
+        }
+
+        fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
+            self.layer
+                .as_mut()
+                .ok_or(SessionError::NoSecurityLayer)?
+                .decode(input, writer)
+        }
+
+        fn has_security_layer(&self) -> bool {
+            self.layer.is_some()
+        }
+    };
+}
+
 /// The installed security layer and scratch space (no allocation per message once
 /// warm).
 #[derive(Debug)]
@@ -424,23 +448,7 @@ impl Authentication for DigestClient {
         }
     }
 
-    fn encode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
-        self.layer
-            .as_mut()
-            .ok_or(SessionError::NoSecurityLayer)?
-            .encode(input, writer)
-    }
-
-    fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
-        self.layer
-            .as_mut()
-            .ok_or(SessionError::NoSecurityLayer)?
-            .decode(input, writer)
-    }
-
-    fn has_security_layer(&self) -> bool {
-        self.layer.is_some()
-    }
+    layer_methods!();
 }
 
 struct UserProvider<'a> {
@@ -561,21 +569,5 @@ impl Authentication for DigestServer {
         }
     }
 
-    fn encode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
-        self.layer
-            .as_mut()
-            .ok_or(SessionError::NoSecurityLayer)?
-            .encode(input, writer)
-    }
-
-    fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
-        self.layer
-            .as_mut()
-            .ok_or(SessionError::NoSecurityLayer)?
-            .decode(input, writer)
-    }
-
-    fn has_security_layer(&self) -> bool {
-        self.layer.is_some()
-    }
+    layer_methods!();
 }

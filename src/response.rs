@@ -1,6 +1,6 @@
 //! The digest-response (RFC 2831 §2.1.2) and response-auth (§2.1.3), typed.
 
-use crate::challenge::{check_charset, parse_maxbuf, set_once, text};
+use crate::challenge::{lex, parse_maxbuf, set_once, text};
 use crate::digest::{latin1_decode, latin1_or_utf8, nc_hex};
 use crate::directives::{self, Emitter};
 use crate::error::ParseError;
@@ -54,27 +54,11 @@ fn name_text(v: &[u8], utf8: bool, directive: &'static str) -> Result<String, Pa
 impl Response {
     /// Parses a digest-response.
     pub fn parse(input: &[u8]) -> Result<Response, ParseError> {
-        if input.len() > MAX_RESPONSE_LEN {
-            return Err(ParseError::TooLong {
-                len: input.len(),
-                limit: MAX_RESPONSE_LEN,
-            });
-        }
-        let ds = directives::parse(input)?;
-        let mut utf8 = None;
-        for d in ds.iter().filter(|d| d.is("charset")) {
-            check_charset(&d.value)?;
-            set_once(&mut utf8, true, "charset")?;
-        }
-        let utf8 = utf8.unwrap_or(false);
-        if utf8 {
-            if let Some(d) = ds.iter().find(|d| std::str::from_utf8(&d.value).is_err()) {
-                let name = ["username", "realm", "nonce", "cnonce", "authzid"]
-                    .into_iter()
-                    .find(|n| d.is(n));
-                return Err(ParseError::InvalidUtf8(name.unwrap_or("directive")));
-            }
-        }
+        let (ds, utf8) = lex(
+            input,
+            MAX_RESPONSE_LEN,
+            &["username", "realm", "nonce", "cnonce", "authzid"],
+        )?;
         let (mut username, mut realm, mut nonce, mut cnonce, mut nc, mut qop) =
             (None, None, None, None, None, None);
         let (mut uri, mut response, mut maxbuf, mut cipher, mut authzid) =
