@@ -81,6 +81,13 @@ impl MacKey {
         self.0.mac10(seq, msg)
     }
 
+    /// First 10 bytes of HMAC-MD5(Ki, seq || msg), appending `msg` to `out` in the
+    /// same pass (see [`HmacMd5::mac10_append`]).
+    #[inline]
+    pub(crate) fn mac10_append(&self, seq: u32, msg: &[u8], out: &mut Vec<u8>) -> [u8; 10] {
+        self.0.mac10_append(seq, msg, out)
+    }
+
     /// MAC of `buf[..msg_len]` and RC4 over all of `buf` in one pass (see
     /// [`HmacMd5::mac10_rc4`]).
     #[inline]

@@ -112,8 +112,17 @@ impl Unsealer {
             Err(e) => return Err(self.poison(e)),
         };
         let start = out.len();
-        out.extend_from_slice(&wire[..body_len]);
-        match self.open(&mut out[start..]) {
+        let opened = if self.dec.is_none() {
+            // auth-int: the message is copied into `out` while it is MACed
+            let data_len = body_len - MAC_LEN;
+            let expected = self.mac.mac10_append(self.seq, &wire[..data_len], out);
+            let mac_ok = expected.ct_eq(&wire[data_len..body_len]);
+            self.verdict(data_len, mac_ok)
+        } else {
+            out.extend_from_slice(&wire[..body_len]);
+            self.open(&mut out[start..])
+        };
+        match opened {
             Ok(n) => {
                 out.truncate(start + n);
                 Ok(())
@@ -220,8 +229,14 @@ impl Unsealer {
             }
         };
         let mac_ok = expected.ct_eq(&body[data_len..]);
-        if bool::from(pad_ok & mac_ok) {
-            self.seq = seq.wrapping_add(1);
+        self.verdict(msg_len, pad_ok & mac_ok)
+    }
+
+    /// Consumes the sequence number and returns `msg_len` if the checks passed.
+    #[inline]
+    fn verdict(&mut self, msg_len: usize, ok: subtle::Choice) -> Result<usize, LayerError> {
+        if bool::from(ok) {
+            self.seq = self.seq.wrapping_add(1);
             Ok(msg_len)
         } else {
             Err(LayerError::IntegrityCheckFailed)
