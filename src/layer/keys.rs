@@ -81,6 +81,12 @@ impl MacKey {
         self.0.mac10(seq, msg)
     }
 
+    /// The keyed HMAC-MD5, for the MAC loops stitched with a cipher.
+    #[inline]
+    pub(crate) fn hmac(&self) -> &HmacMd5 {
+        &self.0
+    }
+
     /// First 10 bytes of HMAC-MD5(Ki, seq || msg), appending `msg` to `out` in the
     /// same pass (see [`HmacMd5::mac10_append`]).
     #[inline]
@@ -137,16 +143,6 @@ impl CipherState {
             CipherState::Rc4(rc4) => rc4.apply_keystream(buf),
             CipherState::Des(c) => c.encrypt(buf),
             CipherState::TripleDes(c) => c.encrypt(buf),
-        }
-    }
-
-    /// Decrypts `buf` in place. For DES ciphers `buf.len()` is a multiple of 8.
-    #[inline]
-    pub(crate) fn decrypt(&mut self, buf: &mut [u8]) {
-        match self {
-            CipherState::Rc4(rc4) => rc4.apply_keystream(buf),
-            CipherState::Des(c) => c.decrypt(buf),
-            CipherState::TripleDes(c) => c.decrypt(buf),
         }
     }
 }

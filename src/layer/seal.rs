@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::des_core::Cbc;
 use super::keys::{CipherState, MacKey};
 use super::{LayerError, FRAME_OVERHEAD, LENGTH_PREFIX_LEN, MAC_LEN};
 use crate::{Cipher, Qop};
@@ -68,6 +69,22 @@ pub(crate) fn max_plaintext_for(cipher: Option<Cipher>, wire_limit: usize) -> Op
         }
         _ => wire_limit.checked_sub(FRAME_OVERHEAD),
     }
+}
+
+/// DES/3DES: appends `msg || pad || MAC`, encrypted. The encryption of the message
+/// runs inside the MAC loop, trailing the hash (both are serial chains that an
+/// out-of-order core overlaps); the rest is encrypted once the MAC is known.
+#[inline(always)]
+fn seal_cbc<C: Cbc>(mac: &MacKey, c: &mut C, seq: u32, msg: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(msg);
+    let hmac = mac.hmac();
+    let progress = hmac.mac_cbc(seq, c, &mut out[start..], msg.len(), false);
+    let mac = hmac.mac_cbc_finish(&progress, seq, msg);
+    let pad = pad_len(msg.len());
+    out.resize(out.len() + pad, pad as u8);
+    out.extend_from_slice(&mac);
+    c.encrypt_blocks(&mut out[start + progress.ciphered..]);
 }
 
 impl Sealer {
@@ -214,19 +231,18 @@ impl Sealer {
     #[inline]
     fn append_sealed(&mut self, msg: &[u8], out: &mut Vec<u8>) {
         let start = out.len();
-        if matches!(self.enc, Some(CipherState::Rc4(_))) {
-            out.extend_from_slice(msg);
-            return self.finish(out, start);
-        }
         let seq = self.seq;
-        let mac = self.mac.mac10_append(seq, msg, out);
-        if let Some(enc) = &mut self.enc {
-            let pad = pad_len(msg.len());
-            out.resize(out.len() + pad, pad as u8);
-            out.extend_from_slice(&mac);
-            enc.encrypt(&mut out[start..]);
-        } else {
-            out.extend_from_slice(&mac);
+        match &mut self.enc {
+            Some(CipherState::Rc4(_)) => {
+                out.extend_from_slice(msg);
+                return self.finish(out, start);
+            }
+            Some(CipherState::Des(c)) => seal_cbc(&self.mac, c, seq, msg, out),
+            Some(CipherState::TripleDes(c)) => seal_cbc(&self.mac, c, seq, msg, out),
+            None => {
+                let mac = self.mac.mac10_append(seq, msg, out);
+                out.extend_from_slice(&mac);
+            }
         }
         self.push_trailer(out, seq);
     }
