@@ -404,6 +404,37 @@ impl TripleDesCbc {
     }
 }
 
+/// A CBC cipher whose blocks the MAC loop can interleave with MD5
+/// ([`super::md5_core::HmacMd5::mac_cbc_seal`] / [`super::md5_core::HmacMd5::mac_cbc_open`]).
+pub trait Cbc {
+    /// Encrypts the whole 8-byte blocks of `buf` in place.
+    fn encrypt_blocks(&mut self, buf: &mut [u8]);
+    /// Decrypts the whole 8-byte blocks of `buf` in place.
+    fn decrypt_blocks(&mut self, buf: &mut [u8]);
+}
+
+impl Cbc for DesCbc {
+    #[inline(always)]
+    fn encrypt_blocks(&mut self, buf: &mut [u8]) {
+        cbc_encrypt(&self.keys, &mut self.iv, buf);
+    }
+    #[inline(always)]
+    fn decrypt_blocks(&mut self, buf: &mut [u8]) {
+        cbc_decrypt(&self.keys, &mut self.iv, buf);
+    }
+}
+
+impl Cbc for TripleDesCbc {
+    #[inline(always)]
+    fn encrypt_blocks(&mut self, buf: &mut [u8]) {
+        cbc_encrypt(&self.keys, &mut self.iv, buf);
+    }
+    #[inline(always)]
+    fn decrypt_blocks(&mut self, buf: &mut [u8]) {
+        cbc_decrypt(&self.keys, &mut self.iv, buf);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,6 +81,19 @@ impl MacKey {
         self.0.mac10(seq, msg)
     }
 
+    /// The keyed HMAC-MD5, for the MAC loops stitched with a cipher.
+    #[inline]
+    pub(crate) fn hmac(&self) -> &HmacMd5 {
+        &self.0
+    }
+
+    /// First 10 bytes of HMAC-MD5(Ki, seq || msg), appending `msg` to `out` in the
+    /// same pass (see [`HmacMd5::mac10_append`]).
+    #[inline]
+    pub(crate) fn mac10_append(&self, seq: u32, msg: &[u8], out: &mut Vec<u8>) -> [u8; 10] {
+        self.0.mac10_append(seq, msg, out)
+    }
+
     /// MAC of `buf[..msg_len]` and RC4 over all of `buf` in one pass (see
     /// [`HmacMd5::mac10_rc4`]).
     #[inline]
@@ -130,16 +143,6 @@ impl CipherState {
             CipherState::Rc4(rc4) => rc4.apply_keystream(buf),
             CipherState::Des(c) => c.encrypt(buf),
             CipherState::TripleDes(c) => c.encrypt(buf),
-        }
-    }
-
-    /// Decrypts `buf` in place. For DES ciphers `buf.len()` is a multiple of 8.
-    #[inline]
-    pub(crate) fn decrypt(&mut self, buf: &mut [u8]) {
-        match self {
-            CipherState::Rc4(rc4) => rc4.apply_keystream(buf),
-            CipherState::Des(c) => c.decrypt(buf),
-            CipherState::TripleDes(c) => c.decrypt(buf),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::des_core::Cbc;
 use super::keys::{CipherState, MacKey};
 use super::{LayerError, FRAME_OVERHEAD, LENGTH_PREFIX_LEN, MAC_LEN};
 use crate::{Cipher, Qop};
@@ -68,6 +69,22 @@ pub(crate) fn max_plaintext_for(cipher: Option<Cipher>, wire_limit: usize) -> Op
         }
         _ => wire_limit.checked_sub(FRAME_OVERHEAD),
     }
+}
+
+/// DES/3DES: appends `msg || pad || MAC`, encrypted. The encryption of the message
+/// runs inside the MAC loop, trailing the hash (both are serial chains that an
+/// out-of-order core overlaps); the rest is encrypted once the MAC is known.
+#[inline(always)]
+fn seal_cbc<C: Cbc>(mac: &MacKey, c: &mut C, seq: u32, msg: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(msg);
+    let hmac = mac.hmac();
+    let progress = hmac.mac_cbc(seq, c, &mut out[start..], msg.len(), false);
+    let mac = hmac.mac_cbc_finish(&progress, seq, msg);
+    let pad = pad_len(msg.len());
+    out.resize(out.len() + pad, pad as u8);
+    out.extend_from_slice(&mac);
+    c.encrypt_blocks(&mut out[start + progress.ciphered..]);
 }
 
 impl Sealer {
@@ -140,10 +157,8 @@ impl Sealer {
     #[doc(alias = "wrap")]
     pub fn seal(&mut self, msg: &[u8], out: &mut Vec<u8>) -> Result<(), LayerError> {
         self.check_len(msg.len())?;
-        let start = out.len();
         out.reserve(self.sealed_len(msg.len()));
-        out.extend_from_slice(msg);
-        self.finish(out, start);
+        self.append_sealed(msg, out);
         Ok(())
     }
 
@@ -158,9 +173,7 @@ impl Sealer {
         out.reserve(LENGTH_PREFIX_LEN + wire_len);
         // wire_len <= peer maxbuf <= 2^24 - 1, so it fits in u32.
         out.extend_from_slice(&(wire_len as u32).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(msg);
-        self.finish(out, start);
+        self.append_sealed(msg, out);
         Ok(())
     }
 
@@ -212,6 +225,35 @@ impl Sealer {
         Ok(wire_len)
     }
 
+    /// Appends the wire message for `msg` to `out`. Capacity has been reserved by the
+    /// caller. Without RC4 the message is copied into `out` while it is MACed (one
+    /// pass over it instead of two).
+    #[inline]
+    fn append_sealed(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        let seq = self.seq;
+        match &mut self.enc {
+            Some(CipherState::Rc4(_)) => {
+                out.extend_from_slice(msg);
+                return self.finish(out, start);
+            }
+            Some(CipherState::Des(c)) => seal_cbc(&self.mac, c, seq, msg, out),
+            Some(CipherState::TripleDes(c)) => seal_cbc(&self.mac, c, seq, msg, out),
+            None => {
+                let mac = self.mac.mac10_append(seq, msg, out);
+                out.extend_from_slice(&mac);
+            }
+        }
+        self.push_trailer(out, seq);
+    }
+
+    #[inline]
+    fn push_trailer(&mut self, out: &mut Vec<u8>, seq: u32) {
+        out.extend_from_slice(&[0x00, 0x01]);
+        out.extend_from_slice(&seq.to_be_bytes());
+        self.seq = seq.wrapping_add(1);
+    }
+
     /// `buf[start..]` holds the message; turns it into the wire message. Capacity has
     /// been reserved by the caller.
     #[inline]
@@ -237,9 +279,7 @@ impl Sealer {
             let mac = self.mac.mac10(seq, &buf[start..]);
             buf.extend_from_slice(&mac);
         }
-        buf.extend_from_slice(&[0x00, 0x01]);
-        buf.extend_from_slice(&seq.to_be_bytes());
-        self.seq = seq.wrapping_add(1);
+        self.push_trailer(buf, seq);
     }
 
     /// Sets the sequence number of the next sealed message. Only for replaying recorded

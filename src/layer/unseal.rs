@@ -5,6 +5,7 @@ use std::fmt;
 use subtle::{ConditionallySelectable, ConstantTimeEq, ConstantTimeGreater, ConstantTimeLess};
 use zeroize::Zeroize;
 
+use super::des_core::Cbc;
 use super::keys::{CipherState, MacKey};
 use super::{LayerError, MAC_LEN, MIN_WIRE_LEN, TRAILER_LEN};
 use crate::{Cipher, Qop};
@@ -112,8 +113,17 @@ impl Unsealer {
             Err(e) => return Err(self.poison(e)),
         };
         let start = out.len();
-        out.extend_from_slice(&wire[..body_len]);
-        match self.open(&mut out[start..]) {
+        let opened = if self.dec.is_none() {
+            // auth-int: the message is copied into `out` while it is MACed
+            let data_len = body_len - MAC_LEN;
+            let expected = self.mac.mac10_append(self.seq, &wire[..data_len], out);
+            let mac_ok = expected.ct_eq(&wire[data_len..body_len]);
+            self.verdict(data_len, mac_ok)
+        } else {
+            out.extend_from_slice(&wire[..body_len]);
+            self.open(&mut out[start..])
+        };
+        match opened {
             Ok(n) => {
                 out.truncate(start + n);
                 Ok(())
@@ -211,17 +221,18 @@ impl Unsealer {
                 let mac = self.mac.mac10_rc4(seq, rc4, body, data_len, true);
                 (data_len, mac, subtle::Choice::from(1))
             }
-            Some(dec) => {
-                dec.decrypt(body);
-                let (msg_len, pad_ok) = check_padding(&body[..data_len]);
-                // The MAC is computed whether or not the padding was valid, and both
-                // outcomes are folded into one error.
-                (msg_len, self.mac.mac10(seq, &body[..msg_len]), pad_ok)
-            }
+            Some(CipherState::Des(c)) => open_cbc(&self.mac, c, seq, body, data_len),
+            Some(CipherState::TripleDes(c)) => open_cbc(&self.mac, c, seq, body, data_len),
         };
         let mac_ok = expected.ct_eq(&body[data_len..]);
-        if bool::from(pad_ok & mac_ok) {
-            self.seq = seq.wrapping_add(1);
+        self.verdict(msg_len, pad_ok & mac_ok)
+    }
+
+    /// Consumes the sequence number and returns `msg_len` if the checks passed.
+    #[inline]
+    fn verdict(&mut self, msg_len: usize, ok: subtle::Choice) -> Result<usize, LayerError> {
+        if bool::from(ok) {
+            self.seq = self.seq.wrapping_add(1);
             Ok(msg_len)
         } else {
             Err(LayerError::IntegrityCheckFailed)
@@ -235,6 +246,28 @@ impl Unsealer {
     pub fn set_sequence_number_for_testing(&mut self, seq: u32) {
         self.seq = seq;
     }
+}
+
+/// DES/3DES: decrypts `body` (msg || pad || MAC) and computes the MAC of the
+/// message. Decryption runs inside the MAC loop, ahead of the hash, over the bytes
+/// that are message whatever the padding (all but the last 8 of `data_len`); the
+/// rest is decrypted, the padding checked, and the MAC finished. The MAC is computed
+/// whether or not the padding was valid, and both outcomes are folded into one
+/// error by the caller.
+#[inline(always)]
+fn open_cbc<C: Cbc>(
+    mac: &MacKey,
+    c: &mut C,
+    seq: u32,
+    body: &mut [u8],
+    data_len: usize,
+) -> (usize, [u8; 10], subtle::Choice) {
+    let hmac = mac.hmac();
+    let progress = hmac.mac_cbc(seq, c, body, data_len.saturating_sub(8), true);
+    c.decrypt_blocks(&mut body[progress.ciphered..]);
+    let (msg_len, pad_ok) = check_padding(&body[..data_len]);
+    let expected = hmac.mac_cbc_finish(&progress, seq, &body[..msg_len]);
+    (msg_len, expected, pad_ok)
 }
 
 /// Checks DES padding at the end of `data` (msg || pad) without branching on secret
