@@ -534,15 +534,20 @@ impl ClientContext {
             if q != Qop::AuthConf {
                 return Ok((q, None));
             }
-            let pick = self
-                .config
-                .ciphers
-                .iter()
-                .copied()
-                .find(|x| c.ciphers.contains(*x) && x.strength() >= self.config.min_strength);
+            // Both maxbufs must fit a frame of the cipher, else the layer could never
+            // be installed (DES and 3DES below 22).
+            let fits = |x: Cipher| {
+                layer::carries_plaintext(Some(x), c.maxbuf)
+                    && layer::carries_plaintext(Some(x), self.config.maxbuf)
+            };
+            let pick = self.config.ciphers.iter().copied().find(|x| {
+                c.ciphers.contains(*x) && x.strength() >= self.config.min_strength && fits(*x)
+            });
             match pick {
                 Some(x) => return Ok((q, Some(x))),
-                None => why = "no offered cipher is acceptable (cipher list or strength floor)",
+                None => {
+                    why = "no offered cipher is acceptable (cipher list, strength floor or maxbuf)"
+                }
             }
         }
         if why.is_empty() {
