@@ -9,7 +9,9 @@
 # Needs only the stable toolchain: cargo-fuzz is installed from crates.io if
 # missing, and RUSTC_BOOTSTRAP=1 lets stable rustc take the -Z flags it passes
 # (sanitizer coverage, AddressSanitizer; the ASan runtime ships with stable).
-# Crashing inputs land in fuzz/artifacts/<target>/; reproduce one with
+# Inputs: fuzz/seeds/<target>/ (from fuzz/seed.py), fuzz/regressions/<target>/ (past
+# crashes, replayed first on every run) and fuzz/corpus/<target>/ (what libFuzzer
+# found, not committed). Crashing inputs land in fuzz/artifacts/<target>/; reproduce one with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run <target> fuzz/artifacts/<target>/crash-...
 set -euo pipefail
 
@@ -36,10 +38,10 @@ passed=0
 failed=0
 mkdir -p fuzz/artifacts
 for t in "${TARGETS[@]}"; do
-  mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
+  mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t" "fuzz/regressions/$t"
   log="fuzz/artifacts/$t.log"
   echo "== fuzzing $t for ${SECONDS_EACH}s"
-  if nice cargo fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+  if nice cargo fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" "fuzz/regressions/$t" -- \
       -max_total_time="$SECONDS_EACH" -timeout=5 -malloc_limit_mb=64 \
       -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
