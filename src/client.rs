@@ -350,13 +350,23 @@ struct Auth {
     peer_maxbuf: u32,
 }
 
+/// The rspauth value the server must send, kept out of `Debug` output (anyone who
+/// saw it could complete the mutual authentication in the server's place).
+struct ExpectedRspauth([u8; 32]);
+
+impl fmt::Debug for ExpectedRspauth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 #[derive(Debug)]
 enum State {
     Initial,
     AwaitRspauth {
         auth: Auth,
         key: SessionKey,
-        expected: [u8; 32],
+        expected: ExpectedRspauth,
         reauth: bool,
     },
     Established {
@@ -435,7 +445,7 @@ impl ClientContext {
             ) => {
                 match parse_rspauth(tok) {
                     Ok(got) => {
-                        if digest::digest_eq(&expected, &got) {
+                        if digest::digest_eq(&expected.0, &got) {
                             self.negotiated.as_mut().map(|n| n.mutual = true);
                             (
                                 State::Established {
@@ -615,7 +625,7 @@ impl ClientContext {
         };
         let key = digest::session_key(&secret, &input, cfg.authzid.as_deref().map(str::as_bytes));
         let response = digest::response_value(&key, &input, false);
-        let expected = digest::response_value(&key, &input, true);
+        let expected = ExpectedRspauth(digest::response_value(&key, &input, true));
         let r = Response {
             username: cfg.authcid.clone(),
             realm: auth.realm.clone(),
