@@ -81,14 +81,14 @@ fn debug_never_shows_secrets() {
         ("ClientConfig", format!("{:?}", config())),
         ("ClientConfig (pretty)", format!("{:#?}", config())),
     ] {
-        assert_hidden(what, &s, &[secret_forms.clone()]);
+        assert_hidden(what, &s, std::slice::from_ref(&secret_forms));
     }
     let from_hex =
-        Secret::from_hex(&String::from_utf8(hex16(secret.as_bytes()).to_vec()).unwrap()).unwrap();
+        Secret::from_hex(std::str::from_utf8(&hex16(secret.as_bytes())).unwrap()).unwrap();
     assert_hidden(
         "Secret::from_hex",
         &format!("{from_hex:?}"),
-        &[secret_forms.clone()],
+        std::slice::from_ref(&secret_forms),
     );
 
     // A full exchange, with the contexts printed at every stage.
