@@ -41,11 +41,11 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     // A replaying client's nonce becomes the server's (when it is one a server could
-    // issue: UTF-8, as the challenge says charset=utf-8, and short enough).
+    // issue: non-empty, UTF-8 as the challenge says charset=utf-8, short enough).
     let nonce = Response::parse(&toks[0])
         .ok()
         .map(|r| r.nonce)
-        .filter(|n| std::str::from_utf8(n).is_ok() && n.len() < 1024)
+        .filter(|n| !n.is_empty() && std::str::from_utf8(n).is_ok() && n.len() < 1024)
         .unwrap_or_else(|| b"fuzz-nonce".to_vec());
     let mut qops = QopSet::EMPTY;
     for (bit, q) in [(1, Qop::Auth), (2, Qop::AuthInt), (4, Qop::AuthConf)] {
