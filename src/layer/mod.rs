@@ -87,9 +87,6 @@
 //! outer states are overwritten on drop on a best-effort basis (md-5 0.10 has no
 //! zeroize support).
 
-#[cfg(doc)]
-use crate::{MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE};
-
 mod error;
 mod frame;
 mod keys;
