@@ -350,13 +350,23 @@ struct Auth {
     peer_maxbuf: u32,
 }
 
+/// The rspauth value the server must send, kept out of `Debug` output (anyone who
+/// saw it could complete the mutual authentication in the server's place).
+struct ExpectedRspauth([u8; 32]);
+
+impl fmt::Debug for ExpectedRspauth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 #[derive(Debug)]
 enum State {
     Initial,
     AwaitRspauth {
         auth: Auth,
         key: SessionKey,
-        expected: [u8; 32],
+        expected: ExpectedRspauth,
         reauth: bool,
     },
     Established {
@@ -435,7 +445,7 @@ impl ClientContext {
             ) => {
                 match parse_rspauth(tok) {
                     Ok(got) => {
-                        if digest::digest_eq(&expected, &got) {
+                        if digest::digest_eq(&expected.0, &got) {
                             if let Some(n) = self.negotiated.as_mut() {
                                 n.mutual = true;
                             }
@@ -536,15 +546,20 @@ impl ClientContext {
             if q != Qop::AuthConf {
                 return Ok((q, None));
             }
-            let pick = self
-                .config
-                .ciphers
-                .iter()
-                .copied()
-                .find(|x| c.ciphers.contains(*x) && x.strength() >= self.config.min_strength);
+            // Both maxbufs must fit a frame of the cipher, else the layer could never
+            // be installed (DES and 3DES below 22).
+            let fits = |x: Cipher| {
+                layer::carries_plaintext(Some(x), c.maxbuf)
+                    && layer::carries_plaintext(Some(x), self.config.maxbuf)
+            };
+            let pick = self.config.ciphers.iter().copied().find(|x| {
+                c.ciphers.contains(*x) && x.strength() >= self.config.min_strength && fits(*x)
+            });
             match pick {
                 Some(x) => return Ok((q, Some(x))),
-                None => why = "no offered cipher is acceptable (cipher list or strength floor)",
+                None => {
+                    why = "no offered cipher is acceptable (cipher list, strength floor or maxbuf)"
+                }
             }
         }
         if why.is_empty() {
@@ -612,7 +627,7 @@ impl ClientContext {
         };
         let key = digest::session_key(&secret, &input, cfg.authzid.as_deref().map(str::as_bytes));
         let response = digest::response_value(&key, &input, false);
-        let expected = digest::response_value(&key, &input, true);
+        let expected = ExpectedRspauth(digest::response_value(&key, &input, true));
         let r = Response {
             username: cfg.authcid.clone(),
             realm: auth.realm.clone(),

@@ -438,6 +438,17 @@ impl ServerContext {
                     "the client chose a cipher that was not offered",
                 ));
             }
+            // The layer could never be installed (DES/3DES with a maxbuf below 22).
+            if !layer::carries_plaintext(Some(c), r.maxbuf) {
+                return Err(Error::Layer(layer::LayerError::PeerMaxBufOutOfRange(
+                    r.maxbuf,
+                )));
+            }
+            if !layer::carries_plaintext(Some(c), cfg.maxbuf) {
+                return Err(Error::Unsupported(
+                    "our maxbuf is below 22 and cannot carry des/3des frames",
+                ));
+            }
         }
         let realm = r.realm.as_deref().unwrap_or("");
         let stored = self

@@ -132,6 +132,13 @@ fn check_maxbuf(v: u32) -> Result<(), ()> {
     }
 }
 
+/// Whether a layer with `cipher` can carry at least one byte of plaintext in a wire
+/// message of `maxbuf` bytes (false only for DES and 3DES below 22), i.e. whether
+/// [`establish`] would accept `maxbuf` from the peer.
+pub(crate) fn carries_plaintext(cipher: Option<Cipher>, maxbuf: u32) -> bool {
+    seal::max_plaintext_for(cipher, maxbuf as usize).is_some_and(|m| m >= 1)
+}
+
 /// Installs the security layer negotiated during authentication.
 ///
 /// * `ha1`: the 16 raw bytes of H(A1) (not hex) of the authenticated session.
