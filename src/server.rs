@@ -451,10 +451,12 @@ impl ServerContext {
             }
         }
         let realm = r.realm.as_deref().unwrap_or("");
-        let stored = self
-            .store
-            .lookup(&r.username, realm)
-            .ok_or(Error::LogonDenied)?;
+        // An unknown user costs the same digest work as a wrong password (no timing
+        // oracle for user names); `known` keeps the placeholder from ever matching.
+        let (stored, known) = match self.store.lookup(&r.username, realm) {
+            Some(s) => (s, true),
+            None => (StoredSecret::Secret(Secret([0; 16])), false),
+        };
         let candidates: Vec<Secret> = match &stored {
             StoredSecret::Secret(s) => vec![s.clone()],
             StoredSecret::Password(p) => {
@@ -485,7 +487,8 @@ impl ServerContext {
         let authzid = r.authzid.as_deref().map(str::as_bytes);
         for s in &candidates {
             let key = digest::session_key(s, &input, authzid);
-            if digest::digest_eq(&digest::response_value(&key, &input, false), &r.response) {
+            if digest::digest_eq(&digest::response_value(&key, &input, false), &r.response) & known
+            {
                 let rspauth = digest::response_value(&key, &input, true);
                 return Ok((key, rspauth));
             }

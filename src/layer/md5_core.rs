@@ -424,7 +424,7 @@ impl HmacMd5 {
             }
             if open && ciphered < end {
                 // only before the first block: decrypt whole blocks up to `end`
-                let to = (end + 7) / 8 * 8;
+                let to = end.div_ceil(8) * 8;
                 c.decrypt_blocks(&mut buf[ciphered..to]);
                 ciphered = to;
             }
