@@ -405,7 +405,7 @@ impl TripleDesCbc {
 }
 
 /// A CBC cipher whose blocks the MAC loop can interleave with MD5
-/// ([`super::md5_core::HmacMd5::mac_cbc_seal`] / [`super::md5_core::HmacMd5::mac_cbc_open`]).
+/// ([`super::md5_core::HmacMd5::mac_cbc`] / [`super::md5_core::HmacMd5::mac_cbc_finish`]).
 pub trait Cbc {
     /// Encrypts the whole 8-byte blocks of `buf` in place.
     fn encrypt_blocks(&mut self, buf: &mut [u8]);
