@@ -171,7 +171,7 @@ impl<R: AsyncRead + Unpin, U: FrameUnseal + Unpin> AsyncRead for SecureReader<R,
                     LayerError::Poisoned,
                 )));
             }
-            let want = match this.frames.peek(&this.raw[this.start..this.end]) {
+            match this.frames.peek(&this.raw[this.start..this.end]) {
                 Ok(Peek::Frame { frame_len }) => {
                     this.plain.clear();
                     this.pos = 0;
@@ -183,21 +183,23 @@ impl<R: AsyncRead + Unpin, U: FrameUnseal + Unpin> AsyncRead for SecureReader<R,
                     }
                     continue;
                 }
-                Ok(Peek::NeedMore { frame_len }) => frame_len.unwrap_or(4),
+                Ok(Peek::NeedMore { .. }) => {}
                 Err(e) => {
                     this.failed = true;
                     return Poll::Ready(Err(invalid(e)));
                 }
             };
-            // Compact, then read at least what the frame still needs (bounded by our
-            // maxbuf, which `peek` checked).
-            this.raw.copy_within(this.start..this.end, 0);
-            this.end -= this.start;
-            this.start = 0;
+            // Compact, then read up to one chunk more: memory grows with what the
+            // peer actually sent, not with the length it announced (which `peek`
+            // already checked against our maxbuf).
+            if this.start > 0 {
+                this.raw.copy_within(this.start..this.end, 0);
+                this.end -= this.start;
+                this.start = 0;
+            }
             let have = this.end;
-            if this.raw.len() < have + want.saturating_sub(have).max(READ_CHUNK) {
-                this.raw
-                    .resize(have + want.saturating_sub(have).max(READ_CHUNK), 0);
+            if this.raw.len() < have + READ_CHUNK {
+                this.raw.resize(have + READ_CHUNK, 0);
             }
             let mut rb = ReadBuf::new(&mut this.raw[have..]);
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;

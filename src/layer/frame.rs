@@ -191,7 +191,6 @@ impl FrameDecoder {
                 }
             }
             self.buf.clear();
-            self.buf.reserve(self.wire_len);
         }
         let take = (self.wire_len - self.buf.len()).min(chunk.len() - used);
         self.buf.extend_from_slice(&chunk[used..used + take]);
