@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use crate::challenge::Challenge;
 use crate::client::Target;
-use crate::digest::{self, latin1_or_utf8, DigestInput, Secret, SessionKey};
+use crate::digest::{self, DigestInput, Secret, SessionKey};
 use crate::error::Error;
 use crate::layer::{self, Sealer, Unsealer};
 use crate::response::{rspauth_token, Response};
@@ -457,25 +457,16 @@ impl ServerContext {
             Some(s) => (s, true),
             None => (StoredSecret::Secret(Secret([0; 16])), false),
         };
-        let candidates: Vec<Secret> = match &stored {
-            StoredSecret::Secret(s) => vec![s.clone()],
-            StoredSecret::Password(p) => {
-                let converted = digest::secret(&r.username, realm, p);
-                let raw = digest::secret_raw(
-                    r.username.as_bytes(),
-                    realm.as_bytes(),
-                    p.as_bytes(),
-                    false,
-                );
-                let same = latin1_or_utf8(&r.username) == r.username.as_bytes()
-                    && latin1_or_utf8(realm) == realm.as_bytes()
-                    && latin1_or_utf8(p) == p.as_bytes();
-                if same {
-                    vec![converted]
-                } else {
-                    vec![converted, raw]
-                }
-            }
+        // Two candidates: each string down-converted to ISO-8859-1 where it can be
+        // (RFC 2831, Cyrus, the JDK), and everything as raw UTF-8 (clients that hash
+        // UTF-8). A stored secret is its own single candidate. Both are always
+        // computed and compared, so the time taken says nothing about the password.
+        let candidates: [Secret; 2] = match &stored {
+            StoredSecret::Secret(s) => [s.clone(), s.clone()],
+            StoredSecret::Password(p) => [
+                digest::secret(&r.username, realm, p),
+                digest::secret_raw(r.username.as_bytes(), realm.as_bytes(), p.as_bytes(), false),
+            ],
         };
         let input = DigestInput {
             nonce: &r.nonce,
@@ -485,13 +476,18 @@ impl ServerContext {
             digest_uri: r.digest_uri.as_bytes(),
         };
         let authzid = r.authzid.as_deref().map(str::as_bytes);
-        for s in &candidates {
-            let key = digest::session_key(s, &input, authzid);
-            if digest::digest_eq(&digest::response_value(&key, &input, false), &r.response) & known
-            {
-                let rspauth = digest::response_value(&key, &input, true);
-                return Ok((key, rspauth));
-            }
+        let keys = candidates.map(|s| digest::session_key(&s, &input, authzid));
+        let proves = |k: &SessionKey| {
+            digest::digest_eq(&digest::response_value(k, &input, false), &r.response)
+        };
+        let matches = [proves(&keys[0]) & known, proves(&keys[1]) & known];
+        if let Some(key) = keys
+            .into_iter()
+            .zip(matches)
+            .find_map(|(k, m)| m.then_some(k))
+        {
+            let rspauth = digest::response_value(&key, &input, true);
+            return Ok((key, rspauth));
         }
         Err(Error::LogonDenied)
     }
