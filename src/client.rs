@@ -432,7 +432,7 @@ impl ClientContext {
     fn advance(&mut self, state: State, input: Option<&[u8]>) -> (State, Result<Step, Error>) {
         match (state, input) {
             (s @ State::Initial, None) => (s, Err(Error::TokenRequired)),
-            (State::Initial, Some(tok)) => self.first(tok, false),
+            (State::Initial, Some(tok)) => self.first(tok),
             (s @ State::AwaitRspauth { .. }, None) => (s, Err(Error::TokenRequired)),
             (
                 State::AwaitRspauth {
@@ -464,7 +464,7 @@ impl ClientContext {
                     Err(ParseError::Missing(_)) if reauth => {
                         // The server refused the reauthentication with a fresh challenge.
                         match Challenge::parse(tok) {
-                            Ok(c) if c.stale => self.first(tok, true),
+                            Ok(c) if c.stale => self.first(tok),
                             Ok(_) => (
                                 State::Failed,
                                 Err(Error::MutualAuthFailed("challenge instead of rspauth")),
@@ -571,7 +571,7 @@ impl ClientContext {
         Err(Error::DowngradeRefused(why))
     }
 
-    fn first(&mut self, tok: &[u8], _after_stale: bool) -> (State, Result<Step, Error>) {
+    fn first(&mut self, tok: &[u8]) -> (State, Result<Step, Error>) {
         let c = match Challenge::parse(tok) {
             Ok(c) => c,
             Err(e) => return (State::Failed, Err(e.into())),
