@@ -98,6 +98,38 @@ def main():
         write("unseal", bytes([sel, 3, 1, 20]) + b"\x01\x00\x80" + b"hello, world and more", seen)
     write("unseal", bytes([0xc4, 2, 1, 0, 0]) + b"wrap", seen)
 
+    # Security-layer data for the mechanism targets (after the last token): raw
+    # recorded frames (mode 0) and frames the peer seals, one changed (mode 1).
+    layer_data = [b"\x01" + bytes([3, 1, 9, 5]) + b"\x00" * 7 + b"\x01" + b"hello, layer, and more",
+                  b"\x01" + bytes([2, 0, 0, 1]) + b"\x00\x00\x00\xff" + b"\x00" * 4 + b"header swap",
+                  b"\x01" + bytes([1, 0, 0, 0]) + b"\x00" * 8 + b"untouched"]
+    layer_data += [b"\x00" + struct.pack(">I", len(w)) + w for w in wires[:2]]
+    layer_data.append(b"\x00\x00\x00\x01")
+
+    # mechanism_client: policy byte, challenge, three more tokens (empty: step(None)), layer data.
+    layered = [c for c in challenges.values() if b"auth-int" in c or b"auth-conf" in c]
+    for i, tok in enumerate(list(challenges.values())[:8] + layered[:6]):
+        sel = [0x85, 0x86, 0x81, 0x80, 0x00, 0xc5, 0xa6, 0x9e][i % 8]
+        rsp = [b"!", rspauths[i % len(rspauths)], b""][i % 3] if sel & 0x80 else rspauths[i % len(rspauths)]
+        parts = [tok, rsp, b"junk", b"", layer_data[i % len(layer_data)]]
+        write("mechanism_client", bytes([sel]) + b"\0".join(parts), seen)
+    write("mechanism_client", bytes([0x81]) + b"\0".join([layered[0], b"", b"!", b"!", b"\x01"]), seen)
+
+    # mechanism_server: policy byte, three tokens (empty: step(None)), layer data.
+    reauth_tok = (b'username="alice",realm="example.com",nonce="x",cnonce="second-cnonce",nc=00000002,'
+                  b'qop=auth-int,maxbuf=65536,digest-uri="ldap/ldap.example.com",'
+                  b'response=00000000000000000000000000000000,charset=utf-8')
+    resps = list(responses.values())
+    for i, tok in enumerate(resps[:12]):
+        sel = [0x9f, 0x8f, 0x97, 0x1f, 0xdf, 0x07][i % 6]
+        parts = [tok, b"", reauths[i % max(1, len(reauths))] if reauths else tok, layer_data[i % len(layer_data)]]
+        write("mechanism_server", bytes([sel]) + b"\0".join(parts), seen)
+    for i, sel in enumerate([0xbf, 0xb7, 0x3f, 0xff]):
+        parts = [reauth_tok.replace(b"auth-int", [b"auth-int", b"auth", b"auth-conf,cipher=rc4", b"auth-int"][i]),
+                 resps[i], b"x", layer_data[i % len(layer_data)]]
+        write("mechanism_server", bytes([sel]) + b"\0".join(parts), seen)
+    write("mechanism_server", bytes([0xbf]) + b"\0".join([b"", resps[0], b"", b"\x01"]), seen)
+
     # Drop seeds no longer produced.
     for target in os.listdir(SEEDS):
         d = os.path.join(SEEDS, target)

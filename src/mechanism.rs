@@ -38,6 +38,11 @@
 //! 4422 §3.7 four-octet length prefix**: it is what goes on the wire for LDAP, IMAP
 //! and SMTP, and it is what lets `decode` tell a partial frame from a whole one.
 //!
+//! # Errors are final
+//! A `step` that fails (other than with `InputDataRequired`) fails the exchange: later
+//! steps fail too. A `decode` that refuses a frame (bad length prefix, failed integrity
+//! check) fails the layer: later calls fail too, even with genuine frames.
+//!
 //! # rspauth
 //! The client accepts `rspauth` as success data (`step` with it after the outcome,
 //! as LDAP does) or as a last challenge (IMAP, XMPP: the protocol then sends an empty
@@ -76,7 +81,7 @@ use rsasl::registry::{Matches, Mechanism, Named, Side as RsaslSide};
 
 use crate::challenge::Challenge;
 use crate::digest::Secret;
-use crate::layer::{FrameDecoder, Peek, Sealer, Unsealer};
+use crate::layer::{FrameDecoder, LayerError, Peek, Sealer, Unsealer};
 use crate::response::Response;
 use crate::{
     Cipher, CipherSet, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet,
@@ -273,6 +278,9 @@ struct Layer {
     unsealer: Unsealer,
     frames: FrameDecoder,
     scratch: Vec<u8>,
+    /// A frame was refused (bad length prefix or unseal failure): every later
+    /// `decode` fails too, as the `Unsealer` and `FrameDecoder` do on their own.
+    failed: bool,
 }
 
 impl std::fmt::Debug for Layer {
@@ -297,6 +305,19 @@ impl Layer {
     }
 
     fn decode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
+        if self.failed {
+            return Err(session_error(LayerError::Poisoned.into()));
+        }
+        let result = self.decode_frame(input, writer);
+        self.failed = matches!(&result, Err(e) if !matches!(e, SessionError::InputDataRequired));
+        result
+    }
+
+    fn decode_frame(
+        &mut self,
+        input: &[u8],
+        writer: &mut dyn Write,
+    ) -> Result<usize, SessionError> {
         let frame_len = match self
             .frames
             .peek(input)
@@ -328,6 +349,7 @@ fn layer_of(
         unsealer,
         frames,
         scratch: Vec::new(),
+        failed: false,
     }))
 }
 
@@ -344,6 +366,7 @@ pub struct DigestClient {
     ctx: Option<ClientContext>,
     layer: Option<Layer>,
     finished: bool,
+    failed: bool,
 }
 
 impl DigestClient {
@@ -416,6 +439,30 @@ impl Authentication for DigestClient {
         input: Option<&[u8]>,
         writer: &mut dyn Write,
     ) -> Result<State, SessionError> {
+        if self.failed {
+            return Err(session_error(Error::OutOfSequence(
+                "the exchange has failed",
+            )));
+        }
+        let result = self.exchange(session, input, writer);
+        // An exchange that failed stays failed (like the contexts), whether the error
+        // came from the context, the parser or a callback; only "more input needed"
+        // and errors after success leave it as it was.
+        self.failed = !self.finished
+            && matches!(&result, Err(e) if !matches!(e, SessionError::InputDataRequired));
+        result
+    }
+
+    layer_methods!();
+}
+
+impl DigestClient {
+    fn exchange(
+        &mut self,
+        session: &mut MechanismData,
+        input: Option<&[u8]>,
+        writer: &mut dyn Write,
+    ) -> Result<State, SessionError> {
         if self.finished {
             // Extra success data after a verified rspauth (Prosody) is ignored.
             return match input {
@@ -456,8 +503,6 @@ impl Authentication for DigestClient {
             Step::Complete(_) => self.finish(session),
         }
     }
-
-    layer_methods!();
 }
 
 struct UserProvider<'a> {
@@ -482,6 +527,7 @@ pub struct DigestServer {
     secret: Arc<Mutex<Option<StoredSecret>>>,
     layer: Option<Layer>,
     finished: bool,
+    failed: bool,
 }
 
 impl DigestServer {
@@ -510,6 +556,30 @@ impl DigestServer {
 
 impl Authentication for DigestServer {
     fn step(
+        &mut self,
+        session: &mut MechanismData,
+        input: Option<&[u8]>,
+        writer: &mut dyn Write,
+    ) -> Result<State, SessionError> {
+        if self.failed {
+            return Err(session_error(Error::OutOfSequence(
+                "the exchange has failed",
+            )));
+        }
+        let result = self.exchange(session, input, writer);
+        // An exchange that failed stays failed (like the contexts), whether the error
+        // came from the context, the parser or a callback; only "more input needed"
+        // and errors after success leave it as it was.
+        self.failed = !self.finished
+            && matches!(&result, Err(e) if !matches!(e, SessionError::InputDataRequired));
+        result
+    }
+
+    layer_methods!();
+}
+
+impl DigestServer {
+    fn exchange(
         &mut self,
         session: &mut MechanismData,
         input: Option<&[u8]>,
@@ -577,6 +647,4 @@ impl Authentication for DigestServer {
             }
         }
     }
-
-    layer_methods!();
 }

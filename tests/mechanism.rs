@@ -456,3 +456,91 @@ async fn secure_stream_echo_over_rsasl_sessions() {
     echo_pair(Qop::AuthConf, Some(Cipher::Rc4_56)).await;
     echo_pair(Qop::AuthConf, Some(Cipher::TripleDes)).await;
 }
+
+/// Found by fuzzing (`mechanism_client`): `step(None)` after the response failed with
+/// `MutualAuthenticationFailed` but left the exchange open, so a later rspauth still
+/// finished it. A failed exchange stays failed.
+#[test]
+fn client_stays_failed_after_the_protocol_ended_without_rspauth() {
+    let (mut client, mut server, _) = sessions(
+        ClientCb {
+            password: "secret",
+            ..Default::default()
+        },
+        server_policy(),
+    );
+    let (mut ch, mut resp, mut rsp) = (Vec::new(), Vec::new(), Vec::new());
+    server.step(None, &mut ch).unwrap();
+    client.step(Some(&ch), &mut resp).unwrap();
+    server.step(Some(&resp), &mut rsp).unwrap();
+    assert!(matches!(
+        client.step(None, &mut Vec::new()),
+        Err(SessionError::MutualAuthenticationFailed)
+    ));
+    let late = client.step(Some(&rsp), &mut Vec::new());
+    assert!(
+        matches!(&late, Err(e) if e.is_mechanism_error()),
+        "{late:?}"
+    );
+    assert!(!client.has_security_layer());
+}
+
+/// Found by fuzzing (`mechanism_server`): a response the parser refused failed the
+/// step but not the exchange, so the next (good) response was accepted. A failed
+/// exchange stays failed.
+#[test]
+fn server_stays_failed_after_a_malformed_response() {
+    let (mut client, mut server, _) = sessions(
+        ClientCb {
+            password: "secret",
+            ..Default::default()
+        },
+        server_policy(),
+    );
+    let (mut ch, mut resp) = (Vec::new(), Vec::new());
+    server.step(None, &mut ch).unwrap();
+    client.step(Some(&ch), &mut resp).unwrap();
+    let err = server
+        .step(Some(b"username=\"alice\",nc=0000-002"), &mut Vec::new())
+        .unwrap_err();
+    assert!(err.is_mechanism_error(), "{err:?}");
+    let mut rspauth = Vec::new();
+    let late = server.step(Some(&resp), &mut rspauth);
+    assert!(
+        matches!(&late, Err(e) if e.is_mechanism_error()),
+        "{late:?}"
+    );
+    assert!(rspauth.is_empty());
+    assert_eq!(server.validation(), None);
+}
+
+/// Found by fuzzing (both mechanism targets): a frame refused for its length prefix
+/// (too large, too short) did not fail the layer, unlike a frame refused by the
+/// unsealer, so the genuine frame was still accepted afterwards.
+#[test]
+fn decode_fails_for_good_after_a_bad_length_prefix() {
+    for (qop, cipher) in [(Qop::AuthInt, None), (Qop::AuthConf, Some(Cipher::Rc4))] {
+        // Above maxbuf (65536), below 16, zero.
+        for prefix in [0x0001_0001u32, 15, 0] {
+            let cb = ClientCb {
+                password: "secret",
+                policy: policy(qop, cipher),
+                ..Default::default()
+            };
+            let (mut client, mut server, _) = authenticate(sessions(cb, server_policy())).unwrap();
+            let mut wire = Vec::new();
+            server.encode(b"hello, client", &mut wire).unwrap();
+            let mut bad = wire.clone();
+            bad[..4].copy_from_slice(&prefix.to_be_bytes());
+            let mut out = Vec::new();
+            let err = client.decode(&bad, &mut out).unwrap_err();
+            assert!(err.is_mechanism_error(), "{err:?}");
+            let again = client.decode(&wire, &mut out);
+            assert!(
+                matches!(&again, Err(e) if e.is_mechanism_error()),
+                "{qop:?} prefix {prefix}: {again:?}"
+            );
+            assert!(out.is_empty());
+        }
+    }
+}
