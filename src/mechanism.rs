@@ -247,10 +247,29 @@ fn session_error(e: Error) -> SessionError {
     }
 }
 
-/// `Authentication::{encode, decode, has_security_layer}` over a `layer:
-/// Option<Layer>` field (the same for both halves of the mechanism).
-macro_rules! layer_methods {
+/// The `Authentication` methods, the same for both halves of the mechanism: `step`
+/// (over the half's own `exchange`, keeping a failed exchange failed) and
+/// `encode`/`decode`/`has_security_layer` over its `layer: Option<Layer>` field.
+macro_rules! authentication_methods {
     () => {
+        fn step(
+            &mut self,
+            session: &mut MechanismData,
+            input: Option<&[u8]>,
+            writer: &mut dyn Write,
+        ) -> Result<State, SessionError> {
+            if self.failed {
+                return Err(session_error(Error::OutOfSequence("the exchange has failed")));
+            }
+            let result = self.exchange(session, input, writer);
+            // An exchange that failed stays failed (like the contexts), whether the
+            // error came from the context, the parser or a callback; only "more input
+            // needed" and errors after success leave it as it was.
+            self.failed = !self.finished
+                && matches!(&result, Err(e) if !matches!(e, SessionError::InputDataRequired));
+            result
+        }
+
         fn encode(&mut self, input: &[u8], writer: &mut dyn Write) -> Result<usize, SessionError> {
             self.layer
                 .as_mut()
@@ -433,27 +452,7 @@ impl DigestClient {
 }
 
 impl Authentication for DigestClient {
-    fn step(
-        &mut self,
-        session: &mut MechanismData,
-        input: Option<&[u8]>,
-        writer: &mut dyn Write,
-    ) -> Result<State, SessionError> {
-        if self.failed {
-            return Err(session_error(Error::OutOfSequence(
-                "the exchange has failed",
-            )));
-        }
-        let result = self.exchange(session, input, writer);
-        // An exchange that failed stays failed (like the contexts), whether the error
-        // came from the context, the parser or a callback; only "more input needed"
-        // and errors after success leave it as it was.
-        self.failed = !self.finished
-            && matches!(&result, Err(e) if !matches!(e, SessionError::InputDataRequired));
-        result
-    }
-
-    layer_methods!();
+    authentication_methods!();
 }
 
 impl DigestClient {
@@ -555,27 +554,7 @@ impl DigestServer {
 }
 
 impl Authentication for DigestServer {
-    fn step(
-        &mut self,
-        session: &mut MechanismData,
-        input: Option<&[u8]>,
-        writer: &mut dyn Write,
-    ) -> Result<State, SessionError> {
-        if self.failed {
-            return Err(session_error(Error::OutOfSequence(
-                "the exchange has failed",
-            )));
-        }
-        let result = self.exchange(session, input, writer);
-        // An exchange that failed stays failed (like the contexts), whether the error
-        // came from the context, the parser or a callback; only "more input needed"
-        // and errors after success leave it as it was.
-        self.failed = !self.finished
-            && matches!(&result, Err(e) if !matches!(e, SessionError::InputDataRequired));
-        result
-    }
-
-    layer_methods!();
+    authentication_methods!();
 }
 
 impl DigestServer {
