@@ -126,8 +126,10 @@ async fn run() -> Result<(), Error> {
     let q = arg(&args, "--qop").unwrap_or_else(|| "auth-conf".into());
     let qop = Qop::from_token(&q).ok_or(format!("unknown qop {q}"))?;
     let ciphers = match arg(&args, "--cipher") {
-        Some(c) => vec![Cipher::from_token(&c).ok_or(format!("unknown cipher {c}"))?],
-        None => Cipher::ALL.to_vec(),
+        Some(c) => Some(vec![
+            Cipher::from_token(&c).ok_or(format!("unknown cipher {c}"))?
+        ]),
+        None => None, // the default: rc4 or 3des (112-bit floor)
     };
     let requirements = match qop {
         Qop::Auth => Requirements::NONE,

@@ -19,12 +19,16 @@ use zeroize::Zeroizing;
 
 use crate::challenge::Challenge;
 use crate::digest::{self, DigestInput, Secret, SessionKey};
-use crate::error::{Error, ParseError};
+use crate::error::{Downgrade, Error, ParseError};
 use crate::layer::{self, Sealer, Unsealer};
 use crate::response::{parse_rspauth, Response};
 use crate::{
     Cipher, Negotiated, Qop, Side, Step, MAXBUF_DEFAULT, MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE,
 };
+
+/// The cipher strength floor when the caller neither set one nor named ciphers: 112
+/// bits, i.e. rc4 and 3des ([`CipherSet::STRONG`](crate::CipherSet::STRONG)).
+pub const DEFAULT_MIN_CIPHER_STRENGTH: u32 = 112;
 
 /// Context requirements, as the SSP's `ISC_REQ_*` flags.
 #[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -224,8 +228,8 @@ pub struct ClientConfig {
     realm_chooser: Option<RealmChooser>,
     requirements: Requirements,
     max_qop: Qop,
-    ciphers: Vec<Cipher>,
-    min_strength: u32,
+    ciphers: Option<Vec<Cipher>>,
+    min_strength: Option<u32>,
     maxbuf: u32,
     fixed_cnonce: Option<Vec<u8>>,
 }
@@ -249,7 +253,8 @@ impl fmt::Debug for ClientConfig {
 
 impl ClientConfig {
     /// A configuration with the defaults: no requirement beyond mutual authentication
-    /// (qop `auth`), every cipher in [`Cipher::ALL`] order, no strength floor, maxbuf
+    /// (qop `auth`), every cipher in [`Cipher::ALL`] order with a strength floor of
+    /// 112 bits (so rc4 or 3des: see [`ClientConfig::min_cipher_strength`]), maxbuf
     /// 65536.
     pub fn new(authcid: impl Into<String>, credential: Credential, target: Target) -> Self {
         ClientConfig {
@@ -261,8 +266,8 @@ impl ClientConfig {
             realm_chooser: None,
             requirements: Requirements::MUTUAL_AUTH,
             max_qop: Qop::Auth,
-            ciphers: Cipher::ALL.to_vec(),
-            min_strength: 0,
+            ciphers: None,
+            min_strength: None,
             maxbuf: MAXBUF_DEFAULT,
             fixed_cnonce: None,
         }
@@ -304,16 +309,49 @@ impl ClientConfig {
         self
     }
 
-    /// Acceptable ciphers, most preferred first.
+    /// Acceptable ciphers, most preferred first. Naming ciphers here accepts each of
+    /// them, however weak, unless [`ClientConfig::min_cipher_strength`] is also set.
     pub fn ciphers(mut self, c: &[Cipher]) -> Self {
-        self.ciphers = c.to_vec();
+        self.ciphers = Some(c.to_vec());
         self
     }
 
-    /// Refuse ciphers weaker than this many bits ([`Cipher::strength`]).
+    /// Refuse ciphers weaker than this many bits ([`Cipher::strength`]). Default:
+    /// [`DEFAULT_MIN_CIPHER_STRENGTH`] (112) unless [`ClientConfig::ciphers`] names
+    /// the acceptable ciphers, in which case there is no further floor.
+    ///
+    /// RFC 2831 does not cover the server's cipher list with the digest: a man in the
+    /// middle can cut it to `rc4-40`, so a weak floor is a weak layer.
     pub fn min_cipher_strength(mut self, bits: u32) -> Self {
-        self.min_strength = bits;
+        self.min_strength = Some(bits);
         self
+    }
+
+    fn cipher_list(&self) -> &[Cipher] {
+        self.ciphers.as_deref().unwrap_or(&Cipher::ALL)
+    }
+
+    fn cipher_floor(&self) -> u32 {
+        match (self.min_strength, &self.ciphers) {
+            (Some(bits), _) => bits,
+            (None, Some(_)) => 0,
+            (None, None) => DEFAULT_MIN_CIPHER_STRENGTH,
+        }
+    }
+
+    /// Whether `cipher` is acceptable: listed, at or above the floor, and able to
+    /// carry a frame within both maxbufs (des and 3des need 22).
+    fn accepts_cipher(&self, cipher: Cipher, peer_maxbuf: u32) -> bool {
+        self.cipher_list().contains(&cipher)
+            && cipher.strength() >= self.cipher_floor()
+            && layer::carries_plaintext(Some(cipher), peer_maxbuf)
+            && layer::carries_plaintext(Some(cipher), self.maxbuf)
+    }
+
+    /// The qops this policy allows, weakest first.
+    fn qop_range(&self) -> (Qop, Qop) {
+        let min = self.requirements.min_qop();
+        (min, self.max_qop.max(min))
     }
 
     /// Our receive buffer size, advertised as `maxbuf` (17..=16777215).
@@ -322,9 +360,10 @@ impl ClientConfig {
         self
     }
 
-    /// **Testing only**: use this cnonce instead of a random one. A fixed cnonce makes
-    /// every key predictable to anyone who saw it; it exists to replay recorded
-    /// transcripts.
+    /// **Testing only** (cargo feature `danger-fixed-nonces`): use this cnonce instead
+    /// of a random one. A fixed cnonce makes every key predictable to anyone who saw
+    /// it; it exists to replay recorded transcripts.
+    #[cfg(feature = "danger-fixed-nonces")]
     pub fn danger_fixed_cnonce(mut self, cnonce: impl Into<Vec<u8>>) -> Self {
         self.fixed_cnonce = Some(cnonce.into());
         self
@@ -350,9 +389,10 @@ struct Auth {
     peer_maxbuf: u32,
 }
 
-/// The rspauth value the server must send, kept out of `Debug` output (anyone who
-/// saw it could complete the mutual authentication in the server's place).
-struct ExpectedRspauth([u8; 32]);
+/// The rspauth value the server must send, kept out of `Debug` output and wiped on
+/// drop (anyone who saw it could complete the mutual authentication in the server's
+/// place).
+struct ExpectedRspauth(Zeroizing<[u8; 32]>);
 
 impl fmt::Debug for ExpectedRspauth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -533,42 +573,60 @@ impl ClientContext {
     }
 
     fn choose(&self, c: &Challenge) -> Result<(Qop, Option<Cipher>), Error> {
-        let min = self.config.requirements.min_qop();
-        let max = self.config.max_qop.max(min);
-        let mut why = match min {
-            Qop::AuthConf => "confidentiality required but the server does not offer auth-conf",
-            Qop::AuthInt => {
-                "integrity required but the server offers neither auth-int nor auth-conf"
-            }
-            Qop::Auth => "",
+        let cfg = &self.config;
+        let (min, max) = cfg.qop_range();
+        let mut refusal = match min {
+            Qop::AuthConf => Some(Downgrade::ConfidentialityNotOffered { offered: c.qops }),
+            Qop::AuthInt => Some(Downgrade::IntegrityNotOffered { offered: c.qops }),
+            Qop::Auth => None,
         };
         for q in c.qops.iter().rev().filter(|q| *q >= min && *q <= max) {
             if q != Qop::AuthConf {
                 return Ok((q, None));
             }
-            // Both maxbufs must fit a frame of the cipher, else the layer could never
-            // be installed (DES and 3DES below 22).
-            let fits = |x: Cipher| {
-                layer::carries_plaintext(Some(x), c.maxbuf)
-                    && layer::carries_plaintext(Some(x), self.config.maxbuf)
-            };
-            let pick = self.config.ciphers.iter().copied().find(|x| {
-                c.ciphers.contains(*x) && x.strength() >= self.config.min_strength && fits(*x)
-            });
+            let pick = cfg
+                .cipher_list()
+                .iter()
+                .copied()
+                .find(|x| c.ciphers.contains(*x) && cfg.accepts_cipher(*x, c.maxbuf));
             match pick {
                 Some(x) => return Ok((q, Some(x))),
                 None => {
-                    why = "no offered cipher is acceptable (cipher list, strength floor or maxbuf)"
+                    refusal = Some(Downgrade::NoAcceptableCipher {
+                        offered: c.ciphers,
+                        allowed: cfg.cipher_list().iter().copied().collect(),
+                        floor: cfg.cipher_floor(),
+                    })
                 }
             }
         }
-        if why.is_empty() {
+        match refusal {
+            Some(d) => Err(Error::DowngradeRefused(d)),
             // Only `auth` is allowed, and the server insists on a layer.
-            return Err(Error::Unsupported(
+            None => Err(Error::Unsupported(
                 "the server offers only security layers that the policy does not allow",
-            ));
+            )),
         }
-        Err(Error::DowngradeRefused(why))
+    }
+
+    /// A reauthentication repeats the earlier choices without a challenge: they must
+    /// still satisfy the policy in force (which may be stricter than the one they were
+    /// made under).
+    fn check_ticket(&self, auth: &Auth) -> Result<(), Error> {
+        let cfg = &self.config;
+        let (min, max) = cfg.qop_range();
+        let cipher_ok = match (auth.qop, auth.cipher) {
+            (Qop::AuthConf, Some(c)) => cfg.accepts_cipher(c, auth.peer_maxbuf),
+            (Qop::AuthConf, None) => false,
+            (_, c) => c.is_none(),
+        };
+        if auth.qop < min || auth.qop > max || !cipher_ok {
+            return Err(Error::DowngradeRefused(Downgrade::TicketBelowPolicy {
+                qop: auth.qop,
+                cipher: auth.cipher,
+            }));
+        }
+        Ok(())
     }
 
     fn first(&mut self, tok: &[u8]) -> (State, Result<Step, Error>) {
@@ -604,6 +662,9 @@ impl ClientContext {
         if auth.nc == u32::MAX {
             return (State::Failed, Err(Error::NonceExhausted));
         }
+        if let Err(e) = self.check_ticket(&auth) {
+            return (State::Failed, Err(e));
+        }
         self.respond(auth, true)
     }
 
@@ -627,7 +688,7 @@ impl ClientContext {
         };
         let key = digest::session_key(&secret, &input, cfg.authzid.as_deref().map(str::as_bytes));
         let response = digest::response_value(&key, &input, false);
-        let expected = ExpectedRspauth(digest::response_value(&key, &input, true));
+        let expected = ExpectedRspauth(Zeroizing::new(digest::response_value(&key, &input, true)));
         let r = Response {
             username: cfg.authcid.clone(),
             realm: auth.realm.clone(),

@@ -1,6 +1,96 @@
 //! Typed errors, and their mapping onto the Digest SSP's status codes.
 
+use std::fmt;
+
 use crate::layer::LayerError;
+use crate::{Cipher, CipherSet, Qop, QopSet};
+
+/// Why a side refused to go on with less protection than its policy demands
+/// (the payload of [`Error::DowngradeRefused`]). Its `Display` says what the peer
+/// offered and what setting would accept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Downgrade {
+    /// Client: confidentiality is required and the server does not offer `auth-conf`.
+    ConfidentialityNotOffered {
+        /// The qops the server offered.
+        offered: QopSet,
+    },
+    /// Client: integrity is required and the server offers neither `auth-int` nor
+    /// `auth-conf`.
+    IntegrityNotOffered {
+        /// The qops the server offered.
+        offered: QopSet,
+    },
+    /// Client: `auth-conf` was needed, and no offered cipher is in the client's list,
+    /// at or above its strength floor, and usable with both maxbufs (des and 3des need
+    /// at least 22).
+    NoAcceptableCipher {
+        /// The ciphers the server offered.
+        offered: CipherSet,
+        /// The ciphers the client accepts.
+        allowed: CipherSet,
+        /// The client's strength floor in bits.
+        floor: u32,
+    },
+    /// Client: the reauthentication ticket's qop or cipher does not satisfy the
+    /// policy in force (resuming would silently weaken the connection).
+    TicketBelowPolicy {
+        /// The ticket's qop.
+        qop: Qop,
+        /// The ticket's cipher.
+        cipher: Option<Cipher>,
+    },
+    /// Server: the client chose a qop that was not offered.
+    QopNotOffered(Qop),
+    /// Server: the client chose a cipher that was not offered (or is below the
+    /// server's strength floor).
+    CipherNotOffered(Cipher),
+}
+
+impl fmt::Display for Downgrade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Downgrade::ConfidentialityNotOffered { offered } => write!(
+                f,
+                "confidentiality required but the server does not offer auth-conf (offered qop: {offered})"
+            ),
+            Downgrade::IntegrityNotOffered { offered } => write!(
+                f,
+                "integrity required but the server offers neither auth-int nor auth-conf (offered qop: {offered})"
+            ),
+            Downgrade::NoAcceptableCipher {
+                offered,
+                allowed,
+                floor,
+            } => {
+                write!(f, "no offered cipher is acceptable: server offered {offered}")?;
+                let listed: CipherSet = offered.iter().filter(|c| allowed.contains(*c)).collect();
+                match listed.iter().map(Cipher::strength).max() {
+                    None => write!(f, "; none is in the client's cipher list ({allowed})"),
+                    Some(best) if best < *floor => write!(
+                        f,
+                        "; lower min_cipher_strength to {best} to accept it (floor is {floor} bits)"
+                    ),
+                    Some(_) => f.write_str("; des/3des need a maxbuf of at least 22 on both sides"),
+                }
+            }
+            Downgrade::TicketBelowPolicy { qop, cipher } => {
+                write!(f, "the reauthentication ticket is for qop {qop}")?;
+                if let Some(c) = cipher {
+                    write!(f, " with cipher {c}")?;
+                }
+                f.write_str(", which the current policy does not allow; authenticate afresh")
+            }
+            Downgrade::QopNotOffered(q) => {
+                write!(f, "the client chose a qop that was not offered ({q})")
+            }
+            Downgrade::CipherNotOffered(c) => {
+                write!(f, "the client chose a cipher that was not offered ({c})")
+            }
+        }
+    }
+}
 
 /// Why a digest-challenge, digest-response or response-auth token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,7 +181,7 @@ pub enum Error {
     /// The peer offered less protection than the context requirements demand; nothing
     /// was sent.
     #[error("downgrade refused: {0}")]
-    DowngradeRefused(&'static str),
+    DowngradeRefused(Downgrade),
     /// The call needs a token from the peer (for example the client's first step: the
     /// server speaks first).
     #[error("a token from the peer is required for this step")]

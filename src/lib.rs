@@ -9,15 +9,17 @@ pub mod directives;
 pub mod error;
 pub mod layer;
 pub mod mechanism;
+pub mod reauth;
 pub mod response;
 pub mod server;
 pub mod stream;
 mod types;
 
 pub use client::{ClientConfig, ClientContext, Credential, ReauthTicket, Requirements, Target};
-pub use error::{Error, ParseError, SspiStatus};
+pub use error::{Downgrade, Error, ParseError, SspiStatus};
 pub use mechanism::DIGEST_MD5;
-pub use server::{CredentialStore, ReauthCache, ServerConfig, ServerContext, StoredSecret};
+pub use reauth::{ReauthAttempt, ReauthBinding, ReauthCache, ReauthRefusal, ReauthStore};
+pub use server::{CredentialStore, ServerConfig, ServerContext, StoredSecret};
 pub use types::{
     Cipher, CipherSet, Qop, QopSet, Side, MAXBUF_DEFAULT, MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE,
 };

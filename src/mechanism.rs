@@ -56,7 +56,7 @@
 //! a challenge: the mechanism then writes a client-first response, which the protocol
 //! sends as an initial response. A server session that receives a token in its first
 //! `step` treats it as a reauthentication: it answers `rspauth` if the nonce is in
-//! its [`ReauthCache`] (share one through [`ServerPolicy::reauth_cache`]), else a
+//! its [`ReauthCache`](crate::ReauthCache) (share one through [`ServerPolicy::reauth_cache`]), else a
 //! `stale=true` challenge, after which the exchange proceeds as a first
 //! authentication. Without a ticket, the client's early `step(None)` returns
 //! `InputDataRequired`.
@@ -85,7 +85,7 @@ use crate::layer::{FrameDecoder, LayerError, Peek, Sealer, Unsealer};
 use crate::response::Response;
 use crate::{
     Cipher, CipherSet, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet,
-    ReauthCache, ReauthTicket, Requirements, ServerConfig, ServerContext, Step, StoredSecret,
+    ReauthStore, ReauthTicket, Requirements, ServerConfig, ServerContext, Step, StoredSecret,
     Target, MAXBUF_DEFAULT,
 };
 
@@ -126,10 +126,12 @@ pub struct ClientPolicy {
     pub requirements: Requirements,
     /// The strongest qop to take when offered (default: the minimum).
     pub max_qop: Qop,
-    /// Acceptable ciphers, most preferred first.
-    pub ciphers: Vec<Cipher>,
-    /// Cipher strength floor in bits.
-    pub min_cipher_strength: u32,
+    /// Acceptable ciphers, most preferred first; `None`: every cipher, subject to the
+    /// strength floor ([`ClientConfig::ciphers`]).
+    pub ciphers: Option<Vec<Cipher>>,
+    /// Cipher strength floor in bits; `None`: 112 unless `ciphers` names the
+    /// acceptable ciphers ([`ClientConfig::min_cipher_strength`]).
+    pub min_cipher_strength: Option<u32>,
     /// Our receive buffer size.
     pub maxbuf: u32,
 }
@@ -139,8 +141,8 @@ impl Default for ClientPolicy {
         ClientPolicy {
             requirements: Requirements::MUTUAL_AUTH,
             max_qop: Qop::Auth,
-            ciphers: Cipher::ALL.to_vec(),
-            min_cipher_strength: 0,
+            ciphers: None,
+            min_cipher_strength: None,
             maxbuf: MAXBUF_DEFAULT,
         }
     }
@@ -153,14 +155,21 @@ pub struct ServerPolicy {
     pub realms: Vec<String>,
     /// Qops to offer.
     pub qops: QopSet,
-    /// Ciphers to offer with `auth-conf`.
+    /// Ciphers to offer with `auth-conf` (default: rc4 and 3des,
+    /// [`CipherSet::STRONG`]; see [`ServerConfig::ciphers`]).
     pub ciphers: CipherSet,
+    /// Neither offer nor accept ciphers weaker than this many bits (default 0: the
+    /// `ciphers` named).
+    pub min_cipher_strength: u32,
     /// Our receive buffer size.
     pub maxbuf: u32,
     /// Accept any host in the digest-uri (only the service is checked).
     pub any_host: bool,
-    /// Nonces that clients may reauthenticate with; `None`: a private cache.
-    pub reauth_cache: Option<Arc<ReauthCache>>,
+    /// Accept a realm that was not offered ([`ServerConfig::accept_any_realm`]).
+    pub any_realm: bool,
+    /// Nonces that clients may reauthenticate with ([`ReauthCache`](crate::ReauthCache) or any other
+    /// [`ReauthStore`]); `None`: a private cache.
+    pub reauth_cache: Option<Arc<dyn ReauthStore>>,
 }
 
 impl Default for ServerPolicy {
@@ -168,9 +177,11 @@ impl Default for ServerPolicy {
         ServerPolicy {
             realms: Vec::new(),
             qops: QopSet::only(Qop::Auth),
-            ciphers: CipherSet::ALL,
+            ciphers: CipherSet::STRONG,
+            min_cipher_strength: 0,
             maxbuf: MAXBUF_DEFAULT,
             any_host: false,
+            any_realm: false,
             reauth_cache: None,
         }
     }
@@ -414,9 +425,13 @@ impl DigestClient {
         let mut cfg = ClientConfig::new(authcid, credential, target)
             .requirements(policy.requirements)
             .max_qop(policy.max_qop)
-            .ciphers(&policy.ciphers)
-            .min_cipher_strength(policy.min_cipher_strength)
             .maxbuf(policy.maxbuf);
+        if let Some(ciphers) = &policy.ciphers {
+            cfg = cfg.ciphers(ciphers);
+        }
+        if let Some(bits) = policy.min_cipher_strength {
+            cfg = cfg.min_cipher_strength(bits);
+        }
         if let Some(z) =
             session.maybe_need_with::<AuthzId, _, _>(&EmptyProvider, |z| Ok(z.to_owned()))?
         {
@@ -540,9 +555,13 @@ impl DigestServer {
             .realms(policy.realms)
             .qops(policy.qops)
             .ciphers(policy.ciphers)
+            .min_cipher_strength(policy.min_cipher_strength)
             .maxbuf(policy.maxbuf);
         if policy.any_host {
             cfg = cfg.any_host();
+        }
+        if policy.any_realm {
+            cfg = cfg.accept_any_realm();
         }
         if let Some(c) = policy.reauth_cache {
             cfg = cfg.reauth_cache(c);

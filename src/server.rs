@@ -11,10 +11,9 @@
 //! // `Step::Complete(Some(rspauth))` when the password proof checks out.
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -22,7 +21,10 @@ use crate::challenge::Challenge;
 use crate::client::Target;
 use crate::digest::{self, DigestInput, Secret, SessionKey};
 use crate::error::Error;
+use crate::error::{Downgrade, ParseError};
 use crate::layer::{self, Sealer, Unsealer};
+pub use crate::reauth::ReauthCache;
+use crate::reauth::{ReauthAttempt, ReauthBinding, ReauthStore};
 use crate::response::{rspauth_token, Response};
 use crate::{
     CipherSet, Negotiated, Qop, QopSet, Side, Step, MAXBUF_DEFAULT, MAXBUF_MAX,
@@ -63,82 +65,6 @@ impl<F: Fn(&str, &str) -> Option<StoredSecret> + Send + Sync> CredentialStore fo
     }
 }
 
-#[derive(Debug, Clone)]
-struct CacheEntry {
-    username: String,
-    realm: Option<String>,
-    authzid: Option<String>,
-    digest_uri: String,
-    nc: u32,
-    cnonce: Vec<u8>,
-    expires: Instant,
-}
-
-/// Nonces of completed authentications, for subsequent authentication (RFC 2831
-/// §2.2). Bounded in size; entries expire. Share one `Arc<ReauthCache>` among the
-/// server contexts of a service so that a client can reauthenticate on a new
-/// connection.
-#[derive(Debug)]
-pub struct ReauthCache {
-    entries: Mutex<HashMap<Vec<u8>, CacheEntry>>,
-    capacity: usize,
-    ttl: Duration,
-}
-
-impl ReauthCache {
-    /// A cache of at most `capacity` nonces, each valid for `ttl` after its last use.
-    pub fn new(capacity: usize, ttl: Duration) -> Arc<Self> {
-        Arc::new(ReauthCache {
-            entries: Mutex::new(HashMap::new()),
-            capacity,
-            ttl,
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, CacheEntry>> {
-        // A poisoned lock only means another thread panicked while holding it; the
-        // map itself is always in a consistent state.
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn insert(&self, nonce: Vec<u8>, mut entry: CacheEntry) {
-        if self.capacity == 0 {
-            return;
-        }
-        let now = Instant::now();
-        entry.expires = now + self.ttl;
-        let mut m = self.lock();
-        m.retain(|_, e| e.expires > now);
-        while m.len() >= self.capacity && !m.contains_key(&nonce) {
-            let oldest = m
-                .iter()
-                .min_by_key(|(_, e)| e.expires)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => m.remove(&k),
-                None => break,
-            };
-        }
-        m.insert(nonce, entry);
-    }
-
-    fn get(&self, nonce: &[u8]) -> Option<CacheEntry> {
-        let m = self.lock();
-        m.get(nonce).filter(|e| e.expires > Instant::now()).cloned()
-    }
-
-    /// Number of live entries.
-    pub fn len(&self) -> usize {
-        let now = Instant::now();
-        self.lock().values().filter(|e| e.expires > now).count()
-    }
-
-    /// Whether there is no live entry.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// Server policy: what it serves and offers.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -146,26 +72,32 @@ pub struct ServerConfig {
     hosts: Vec<String>,
     any_host: bool,
     realms: Vec<String>,
+    any_realm: bool,
     qops: QopSet,
     ciphers: CipherSet,
+    min_strength: u32,
     maxbuf: u32,
     utf8: bool,
-    reauth: Arc<ReauthCache>,
+    reauth: Arc<dyn ReauthStore>,
     fixed_nonce: Option<Vec<u8>>,
 }
 
 impl ServerConfig {
     /// Serves `service` on `host`: the client's digest-uri must be `service/host`. By
-    /// default it offers qop `auth` only, no realm, `charset=utf-8`, maxbuf 65536, and
-    /// keeps a private reauthentication cache (16 nonces, 10 minutes).
+    /// default it offers qop `auth` only (and, once `auth-conf` is among the qops,
+    /// the ciphers [`CipherSet::STRONG`]: rc4 and 3des), no realm, `charset=utf-8`,
+    /// maxbuf 65536, and keeps a private reauthentication cache (16 nonces, 10
+    /// minutes, up to nc=256 each).
     pub fn new(service: &str, host: &str) -> Self {
         ServerConfig {
             service: service.to_owned(),
             hosts: vec![host.to_owned()],
             any_host: false,
             realms: Vec::new(),
+            any_realm: false,
             qops: QopSet::only(Qop::Auth),
-            ciphers: CipherSet::EMPTY,
+            ciphers: CipherSet::STRONG,
+            min_strength: 0,
             maxbuf: MAXBUF_DEFAULT,
             utf8: true,
             reauth: ReauthCache::new(16, Duration::from_secs(600)),
@@ -186,9 +118,20 @@ impl ServerConfig {
         self
     }
 
-    /// Realms to offer, in order.
+    /// Realms to offer, in order. A response naming a realm that was not offered is
+    /// refused (`Malformed(InvalidValue { directive: "realm", .. })`) unless
+    /// [`ServerConfig::accept_any_realm`]; a response without a realm is looked up with
+    /// realm `""`.
     pub fn realms<I: IntoIterator<Item = S>, S: Into<String>>(mut self, realms: I) -> Self {
         self.realms = realms.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Accept whatever realm the client sends, offered or not (some clients send a
+    /// default realm of their own). The credential store still sees that realm.
+    /// Without realms configured, any realm is accepted anyway.
+    pub fn accept_any_realm(mut self) -> Self {
+        self.any_realm = true;
         self
     }
 
@@ -198,10 +141,31 @@ impl ServerConfig {
         self
     }
 
-    /// The ciphers to offer with `auth-conf`.
+    /// The ciphers to offer with `auth-conf` (default [`CipherSet::STRONG`]: rc4 and
+    /// 3des). Naming a weaker cipher here is how it is allowed.
+    ///
+    /// RFC 2831 does not cover `cipher` with the digest: a man in the middle can
+    /// rewrite the client's choice to any cipher offered here, so offer only what
+    /// you are content to be downgraded to.
     pub fn ciphers(mut self, ciphers: CipherSet) -> Self {
         self.ciphers = ciphers;
         self
+    }
+
+    /// Neither offer nor accept a cipher weaker than this many bits
+    /// ([`Cipher::strength`](crate::Cipher::strength)); default 0, i.e. exactly the
+    /// [`ciphers`](ServerConfig::ciphers) named.
+    pub fn min_cipher_strength(mut self, bits: u32) -> Self {
+        self.min_strength = bits;
+        self
+    }
+
+    /// The ciphers actually offered: the configured set above the strength floor.
+    fn offered_ciphers(&self) -> CipherSet {
+        self.ciphers
+            .iter()
+            .filter(|c| c.strength() >= self.min_strength)
+            .collect()
     }
 
     /// Our receive buffer size (17..=16777215).
@@ -216,14 +180,18 @@ impl ServerConfig {
         self
     }
 
-    /// The cache of nonces that clients may reauthenticate with.
-    pub fn reauth_cache(mut self, cache: Arc<ReauthCache>) -> Self {
-        self.reauth = cache;
+    /// Where the nonces that clients may reauthenticate with are kept: a shared
+    /// `Arc<ReauthCache>`, or any other [`ReauthStore`] (an `Arc<dyn ReauthStore>`
+    /// too).
+    pub fn reauth_cache(mut self, store: impl ReauthStore + 'static) -> Self {
+        self.reauth = Arc::new(store);
         self
     }
 
-    /// **Testing only**: use this nonce instead of a random one (replaying recorded
-    /// transcripts). A predictable nonce allows replay attacks.
+    /// **Testing only** (cargo feature `danger-fixed-nonces`): use this nonce instead
+    /// of a random one (replaying recorded transcripts). A predictable nonce allows
+    /// replay attacks.
+    #[cfg(feature = "danger-fixed-nonces")]
     pub fn danger_fixed_nonce(mut self, nonce: impl Into<Vec<u8>>) -> Self {
         self.fixed_nonce = Some(nonce.into());
         self
@@ -265,8 +233,10 @@ impl ServerContext {
         if config.qops.is_empty() {
             return Err(Error::Unsupported("no qop to offer"));
         }
-        if config.qops.contains(Qop::AuthConf) && config.ciphers.is_empty() {
-            return Err(Error::Unsupported("auth-conf offered without a cipher"));
+        if config.qops.contains(Qop::AuthConf) && config.offered_ciphers().is_empty() {
+            return Err(Error::Unsupported(
+                "auth-conf offered without a cipher (or none above the strength floor)",
+            ));
         }
         Ok(ServerContext {
             config,
@@ -319,7 +289,7 @@ impl ServerContext {
             nonce: nonce.clone(),
             qops: self.config.qops,
             ciphers: if self.config.qops.contains(Qop::AuthConf) {
-                self.config.ciphers
+                self.config.offered_ciphers()
             } else {
                 CipherSet::EMPTY
             },
@@ -356,64 +326,70 @@ impl ServerContext {
             Ok(r) => r,
             Err(e) => return (State::Failed, Err(e.into())),
         };
-        let fresh = match self.config.reauth.get(&r.nonce) {
-            None => true,
-            Some(e) => {
-                e.nc.checked_add(1) != Some(r.nc)
-                    || e.username != r.username
-                    || e.realm != r.realm
-                    || e.authzid != r.authzid
-                    || e.digest_uri != r.digest_uri
-                    // Repeating the cnonce under a layer would repeat every key.
-                    || (r.qop.has_layer() && e.cnonce == r.cnonce)
-            }
+        let binding = binding_of(&r);
+        let attempt = ReauthAttempt {
+            binding: &binding,
+            nc: r.nc,
+            cnonce: &r.cnonce,
+            layer: r.qop.has_layer(),
         };
-        if fresh {
+        // Check and claim the nonce-count in one atomic step, before the (possibly
+        // slow) credential lookup: a second connection presenting the same response
+        // meanwhile is refused, not verified in parallel.
+        if self.config.reauth.reserve(&r.nonce, &attempt).is_err() {
             return self.challenge(true);
         }
-        self.accept(r)
+        match self.verify(&r) {
+            Ok(verified) => {
+                self.config.reauth.commit(&r.nonce, r.nc, &r.cnonce);
+                self.established(r, verified)
+            }
+            Err(e) => {
+                self.config.reauth.release(&r.nonce, r.nc);
+                (State::Failed, Err(e))
+            }
+        }
     }
 
     fn accept(&mut self, r: Response) -> (State, Result<Step, Error>) {
         match self.verify(&r) {
-            Ok((key, rspauth)) => {
-                self.config.reauth.insert(
-                    r.nonce.clone(),
-                    CacheEntry {
-                        username: r.username.clone(),
-                        realm: r.realm.clone(),
-                        authzid: r.authzid.clone(),
-                        digest_uri: r.digest_uri.clone(),
-                        nc: r.nc,
-                        cnonce: r.cnonce.clone(),
-                        expires: Instant::now(),
-                    },
-                );
-                self.negotiated = Some(Negotiated {
-                    username: r.username,
-                    realm: r.realm,
-                    authzid: r.authzid,
-                    qop: r.qop,
-                    cipher: r.cipher,
-                    ssf: crate::ssf(r.qop, r.cipher),
-                    mutual: true,
-                    own_maxbuf: self.config.maxbuf,
-                    peer_maxbuf: r.maxbuf,
-                    nc: r.nc,
-                });
-                (
-                    State::Established {
-                        key,
-                        layer_taken: false,
-                    },
-                    Ok(Step::Complete(Some(rspauth_token(&rspauth)))),
-                )
+            Ok(verified) => {
+                self.config
+                    .reauth
+                    .record(&r.nonce, binding_of(&r), &r.cnonce);
+                self.established(r, verified)
             }
             Err(e) => (State::Failed, Err(e)),
         }
     }
 
-    fn verify(&self, r: &Response) -> Result<(SessionKey, [u8; 32]), Error> {
+    fn established(
+        &mut self,
+        r: Response,
+        (key, rspauth): (SessionKey, Zeroizing<[u8; 32]>),
+    ) -> (State, Result<Step, Error>) {
+        self.negotiated = Some(Negotiated {
+            username: r.username,
+            realm: r.realm,
+            authzid: r.authzid,
+            qop: r.qop,
+            cipher: r.cipher,
+            ssf: crate::ssf(r.qop, r.cipher),
+            mutual: true,
+            own_maxbuf: self.config.maxbuf,
+            peer_maxbuf: r.maxbuf,
+            nc: r.nc,
+        });
+        (
+            State::Established {
+                key,
+                layer_taken: false,
+            },
+            Ok(Step::Complete(Some(rspauth_token(&rspauth)))),
+        )
+    }
+
+    fn verify(&self, r: &Response) -> Result<(SessionKey, Zeroizing<[u8; 32]>), Error> {
         let cfg = &self.config;
         let target = Target::parse(&r.digest_uri)?;
         if !target.service().eq_ignore_ascii_case(&cfg.service) {
@@ -428,15 +404,11 @@ impl ServerContext {
             return Err(Error::TargetUnknown("the digest-uri names another host"));
         }
         if !cfg.qops.contains(r.qop) {
-            return Err(Error::DowngradeRefused(
-                "the client chose a qop that was not offered",
-            ));
+            return Err(Error::DowngradeRefused(Downgrade::QopNotOffered(r.qop)));
         }
         if let Some(c) = r.cipher {
-            if !cfg.ciphers.contains(c) {
-                return Err(Error::DowngradeRefused(
-                    "the client chose a cipher that was not offered",
-                ));
+            if !cfg.offered_ciphers().contains(c) {
+                return Err(Error::DowngradeRefused(Downgrade::CipherNotOffered(c)));
             }
             // The layer could never be installed (DES/3DES with a maxbuf below 22).
             if !layer::carries_plaintext(Some(c), r.maxbuf) {
@@ -448,6 +420,15 @@ impl ServerContext {
                 return Err(Error::Unsupported(
                     "our maxbuf is below 22 and cannot carry des/3des frames",
                 ));
+            }
+        }
+        if let Some(realm) = &r.realm {
+            if !cfg.any_realm && !cfg.realms.is_empty() && !cfg.realms.contains(realm) {
+                return Err(ParseError::InvalidValue {
+                    directive: "realm",
+                    reason: "not a realm the server offered",
+                }
+                .into());
             }
         }
         let realm = r.realm.as_deref().unwrap_or("");
@@ -486,7 +467,7 @@ impl ServerContext {
             .zip(matches)
             .find_map(|(k, m)| m.then_some(k))
         {
-            let rspauth = digest::response_value(&key, &input, true);
+            let rspauth = Zeroizing::new(digest::response_value(&key, &input, true));
             return Ok((key, rspauth));
         }
         Err(Error::LogonDenied)
@@ -529,5 +510,14 @@ impl ServerContext {
         )?;
         *layer_taken = true;
         Ok(r)
+    }
+}
+
+fn binding_of(r: &Response) -> ReauthBinding {
+    ReauthBinding {
+        username: r.username.clone(),
+        realm: r.realm.clone(),
+        authzid: r.authzid.clone(),
+        digest_uri: r.digest_uri.clone(),
     }
 }

@@ -195,6 +195,9 @@ impl CipherSet {
     pub const EMPTY: CipherSet = CipherSet(0);
     /// Every cipher.
     pub const ALL: CipherSet = CipherSet(0b11111);
+    /// The ciphers of at least 112 bits: rc4 and 3des (the default on both sides).
+    pub const STRONG: CipherSet =
+        CipherSet((1 << Cipher::Rc4 as u8) | (1 << Cipher::TripleDes as u8));
 
     /// A set with one member.
     pub fn only(c: Cipher) -> CipherSet {
@@ -225,6 +228,39 @@ impl FromIterator<Cipher> for CipherSet {
             s.insert(c);
         }
         s
+    }
+}
+
+impl fmt::Display for CipherSet {
+    /// The members as a comma-separated list, strongest first (`"rc4, des"`), or
+    /// `"none"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, c) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(c.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for QopSet {
+    /// The members as a comma-separated list (`"auth, auth-int"`), or `"none"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, q) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(q.as_str())?;
+        }
+        Ok(())
     }
 }
 

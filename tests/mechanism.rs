@@ -111,7 +111,7 @@ fn policy(qop: Qop, cipher: Option<Cipher>) -> ClientPolicy {
     ClientPolicy {
         requirements,
         max_qop: qop,
-        ciphers: cipher.into_iter().collect(),
+        ciphers: cipher.map(|c| vec![c]),
         ..ClientPolicy::default()
     }
 }

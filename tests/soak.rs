@@ -16,7 +16,7 @@ fn conf(cipher: Cipher) -> ClientPolicy {
     ClientPolicy {
         requirements: Requirements::CONFIDENTIALITY,
         max_qop: Qop::AuthConf,
-        ciphers: vec![cipher],
+        ciphers: Some(vec![cipher]),
         ..ClientPolicy::default()
     }
 }
