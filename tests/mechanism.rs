@@ -544,3 +544,48 @@ fn decode_fails_for_good_after_a_bad_length_prefix() {
         }
     }
 }
+
+/// Issue 10 §3: a ticket from a qop=auth session, resumed through rsasl under a policy
+/// that requires confidentiality, must not send qop=auth.
+#[test]
+fn rsasl_resume_under_stricter_policy_is_refused_before_sending() {
+    let spol = server_policy();
+    let (_, _, cb) = authenticate(sessions(
+        ClientCb {
+            password: "secret",
+            ..Default::default()
+        },
+        spol.clone(),
+    ))
+    .unwrap();
+    let ticket = cb
+        .outcome
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap()
+        .reauth_ticket
+        .unwrap();
+    let strict = ClientPolicy {
+        min_cipher_strength: Some(128),
+        ..policy(Qop::AuthConf, None)
+    };
+    let (mut client, _server, _) = sessions(
+        ClientCb {
+            password: "secret",
+            ticket: Some(ticket),
+            policy: strict,
+            ..Default::default()
+        },
+        spol,
+    );
+    let mut first = Vec::new();
+    let e = client.step(None, &mut first).unwrap_err();
+    assert!(first.is_empty(), "nothing may be sent: {first:?}");
+    assert!(
+        e.to_string().contains("reauthentication ticket is for qop auth"),
+        "{e}"
+    );
+    // The session stays failed.
+    assert!(client.step(None, &mut first).is_err());
+}
