@@ -81,11 +81,11 @@ fn client_policy(sel: u8) -> (ClientPolicy, Qop, u32) {
             requirements.min_qop()
         },
         ciphers: if sel & 0x20 != 0 {
-            vec![Cipher::Des, Cipher::Rc4_40]
+            Some(vec![Cipher::Des, Cipher::Rc4_40])
         } else {
-            Cipher::ALL.to_vec()
+            Some(Cipher::ALL.to_vec())
         },
-        min_cipher_strength: floor,
+        min_cipher_strength: Some(floor),
         maxbuf: if sel & 0x40 != 0 { 17 } else { 65536 },
     };
     (policy, requirements.min_qop(), floor)

@@ -166,6 +166,7 @@ fuzz_target!(|data: &[u8]| {
         maxbuf: if sel & 0x40 != 0 { 17 } else { 65536 },
         any_host: sel & 0x10 != 0,
         reauth_cache: Some(cache),
+        ..ServerPolicy::default()
     };
     let cfg = SASLConfig::builder()
         .with_registry(Registry::with_mechanisms(MECHS))
