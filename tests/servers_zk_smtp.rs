@@ -292,3 +292,81 @@ async fn smtp_postfix_wrong_password_and_no_layer() {
         assert!(err.contains("downgrade refused"), "{qop}: {err}");
     }
 }
+
+/// The examples' wire code on hostile input: typed one-line errors, no panic.
+#[tokio::test]
+async fn zookeeper_and_smtp_codecs_refuse_bad_input() {
+    use clients::zookeeper::{Conn as ZkConn, In};
+    use tokio::io::AsyncWriteExt;
+
+    // Jute: truncation and negative lengths.
+    assert!(In::new(&[0, 0], "x")
+        .int()
+        .unwrap_err()
+        .0
+        .contains("truncated"));
+    assert!(In::new(&[0xff, 0xff, 0xff, 0xfe], "x")
+        .buffer()
+        .unwrap_err()
+        .0
+        .contains("bad length -2"));
+    assert_eq!(In::new(&[0xff; 4], "x").buffer().unwrap(), None);
+    assert!(In::new(&[0, 0, 0, 9, b'a'], "x").buffer().is_err());
+
+    // ZooKeeper frames: a short ConnectResponse, an oversized frame, a closed peer.
+    let t = Duration::from_secs(5);
+    let cases: [(&[u8], &str); 3] = [
+        (
+            &[0, 0, 0, 4, 0, 0, 0, 0],
+            "truncated ZooKeeper ConnectResponse",
+        ),
+        (&[0xff, 0xff, 0xff, 0xff], "exceeds"),
+        (
+            &[],
+            "connection closed by the server while waiting for ConnectResponse",
+        ),
+    ];
+    for (reply, want) in cases {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        server.write_all(reply).await.unwrap();
+        server.shutdown().await.unwrap(); // EOF after the reply; our request still fits
+        let err = ZkConn::handshake(client, t).await.err().unwrap().0;
+        drop(server);
+        assert!(err.contains(want), "{want}: {err}");
+        assert!(!err.contains('\n'));
+    }
+    assert!(clients::zookeeper::describe(-9999).ends_with("unknown error"));
+
+    // SMTP replies: malformed codes, mixed codes, overlong lines, early close.
+    let long = format!("250 {}\r\n", "x".repeat(70_000));
+    let cases: [(&[u8], &str); 5] = [
+        (b"25\r\n", "malformed SMTP reply line"),
+        (b"2500 x\r\n", "malformed SMTP reply line"),
+        (b"250-a\r\n251 b\r\n", "mixes codes"),
+        (long.as_bytes(), "longer than"),
+        (b"250-a\r\n", "connection closed by the server"),
+    ];
+    for (reply, want) in cases {
+        let (client, mut server) = tokio::io::duplex(1 << 20);
+        server.write_all(reply).await.unwrap();
+        drop(server);
+        let mut conn = clients::smtp::Conn::new(client, t);
+        let err = conn.reply("testing").await.unwrap_err().0;
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    // EHLO AUTH capability in both forms, and non-ASCII keywords.
+    let ehlo = clients::smtp::Reply {
+        code: 250,
+        lines: vec![
+            "localhost".into(),
+            "AUTH digest-md5 PLAIN".into(),
+            "AUTH=LOGIN DIGEST-MD5".into(),
+            "ééé x".into(),
+            "AUTH=".into(),
+        ],
+    };
+    assert_eq!(
+        clients::smtp::auth_mechanisms(&ehlo),
+        ["DIGEST-MD5", "PLAIN", "LOGIN"]
+    );
+}

@@ -277,8 +277,13 @@ pub fn auth_mechanisms(ehlo: &Reply) -> Vec<String> {
         };
         let rest: Vec<&str> = if keyword.eq_ignore_ascii_case("AUTH") {
             words.collect()
-        } else if keyword.len() > 5 && keyword[..5].eq_ignore_ascii_case("AUTH=") {
-            std::iter::once(&keyword[5..]).chain(words).collect()
+        } else if let Some(first) = keyword
+            .get(..5)
+            .filter(|k| k.eq_ignore_ascii_case("AUTH="))
+            .and_then(|_| keyword.get(5..))
+            .filter(|m| !m.is_empty())
+        {
+            std::iter::once(first).chain(words).collect()
         } else {
             continue;
         };
