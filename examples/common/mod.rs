@@ -1,17 +1,18 @@
 //! Shared code of the example clients (`examples/ldap.rs`, `imap.rs`, `xmpp.rs`,
-//! `zookeeper.rs`, `smtp.rs`)
-//! and of `tests/servers_plain.rs`, which includes this module with
-//! `#[path = "../examples/common/mod.rs"] mod clients;`.
+//! `zookeeper.rs`, `smtp.rs`) and of the server tests (`tests/servers_*.rs`), which
+//! include this module with `#[path = "../examples/common/mod.rs"] mod clients;`.
 //!
 //! Layout:
 //! - `mod.rs` (this file): command line, errors, timeouts, the post-auth
 //!   stream type.
 //! - `sasl.rs`: the rsasl configuration (registry + callback) and the
 //!   "negotiated:" line. **The DIGEST-MD5 mechanism plugs in there.**
-//! - `ldap.rs`, `imap.rs`, `xmpp.rs`, `zookeeper.rs`, `smtp.rs`: the protocol plumbing. Each runs the
-//!   SASL exchange over the plain TCP stream, then calls [`secure`] to get the
+//! - `ldap.rs`, `imap.rs`, `xmpp.rs`, `smtp.rs`: the protocol plumbing. Each runs
+//!   the SASL exchange over the plain TCP stream, then calls [`secure`] to get the
 //!   stream everything after authentication goes through. **The sealed stream
 //!   plugs in at [`secure`].**
+//! - `zookeeper.rs`: the same for ZooKeeper, whose server never wraps its traffic
+//!   (qop auth only), so a negotiated layer is an error there.
 #![allow(dead_code)]
 
 /// `bail!("...")`: return an [`Error`] (must be in scope) with a formatted message.
