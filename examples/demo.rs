@@ -11,8 +11,9 @@
 //! wire.
 //!
 //! Given `--server HOST:PORT` it talks to a real server instead, with
-//! `--protocol ldap|imap|xmpp` (default: from the port, 389/143/5222) and the flags of
-//! `examples/ldap.rs`, `imap.rs` and `xmpp.rs`:
+//! `--protocol ldap|imap|xmpp|zookeeper|smtp` (default: from the port,
+//! 389/143/5222/2181/25 or 587) and the flags of `examples/ldap.rs`, `imap.rs`,
+//! `xmpp.rs`, `zookeeper.rs` and `smtp.rs`:
 //! ```text
 //! cargo run --example demo -- --protocol ldap --server 127.0.0.1:389 --user alice --password secret --qop auth-conf
 //! ```
@@ -104,7 +105,9 @@ async fn real_server(mut args: Vec<String>) -> Result<(), Error> {
             Some("389") => "ldap".into(),
             Some("143") => "imap".into(),
             Some("5222") => "xmpp".into(),
-            _ => return Err("say --protocol ldap|imap|xmpp".into()),
+            Some("2181") => "zookeeper".into(),
+            Some("25" | "587") => "smtp".into(),
+            _ => return Err("say --protocol ldap|imap|xmpp|zookeeper|smtp".into()),
         },
     };
     let a = common::Args::parse(&args, std::env::var("DIGEST_MD5_PASSWORD").ok())
@@ -113,6 +116,8 @@ async fn real_server(mut args: Vec<String>) -> Result<(), Error> {
         "ldap" => common::ldap::run(&a).await.map(|_| ()),
         "imap" => common::imap::run(&a).await.map(|_| ()),
         "xmpp" => common::xmpp::run(&a).await.map(|_| ()),
+        "zookeeper" => common::zookeeper::run(&a).await.map(|_| ()),
+        "smtp" => common::smtp::run(&a).await.map(|_| ()),
         other => return Err(format!("unknown protocol {other}").into()),
     };
     r.map_err(|e| e.to_string().into())

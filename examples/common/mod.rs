@@ -1,16 +1,18 @@
-//! Shared code of the example clients (`examples/ldap.rs`, `imap.rs`, `xmpp.rs`)
-//! and of `tests/servers_plain.rs`, which includes this module with
-//! `#[path = "../examples/common/mod.rs"] mod clients;`.
+//! Shared code of the example clients (`examples/ldap.rs`, `imap.rs`, `xmpp.rs`,
+//! `zookeeper.rs`, `smtp.rs`) and of the server tests (`tests/servers_*.rs`), which
+//! include this module with `#[path = "../examples/common/mod.rs"] mod clients;`.
 //!
 //! Layout:
 //! - `mod.rs` (this file): command line, errors, timeouts, the post-auth
 //!   stream type.
 //! - `sasl.rs`: the rsasl configuration (registry + callback) and the
 //!   "negotiated:" line. **The DIGEST-MD5 mechanism plugs in there.**
-//! - `ldap.rs`, `imap.rs`, `xmpp.rs`: the protocol plumbing. Each runs the
-//!   SASL exchange over the plain TCP stream, then calls [`secure`] to get the
+//! - `ldap.rs`, `imap.rs`, `xmpp.rs`, `smtp.rs`: the protocol plumbing. Each runs
+//!   the SASL exchange over the plain TCP stream, then calls [`secure`] to get the
 //!   stream everything after authentication goes through. **The sealed stream
 //!   plugs in at [`secure`].**
+//! - `zookeeper.rs`: the same for ZooKeeper, whose server never wraps its traffic
+//!   (qop auth only), so a negotiated layer is an error there.
 #![allow(dead_code)]
 
 /// `bail!("...")`: return an [`Error`] (must be in scope) with a formatted message.
@@ -26,7 +28,9 @@ macro_rules! progress {
 pub mod imap;
 pub mod ldap;
 pub mod sasl;
+pub mod smtp;
 pub mod xmpp;
+pub mod zookeeper;
 
 use std::fmt;
 use std::future::Future;
@@ -81,7 +85,10 @@ pub struct Args {
     /// `--authzid Z`
     pub authzid: Option<String>,
     /// `--host H`: digest-uri host (and the XMPP domain); default: host of --server
+    /// (ZooKeeper: `zk-sasl-md5`)
     pub host: String,
+    /// Whether `--host` was given (protocols with a fixed default host use it).
+    pub host_given: bool,
     /// `--qop auth|auth-int|auth-conf`
     pub qop: String,
     /// `--cipher rc4|rc4-40|rc4-56|des|3des`
@@ -95,9 +102,10 @@ pub struct Args {
 pub const USAGE: &str = "\
 usage: PROGRAM --server HOST:PORT --user NAME [--password PW] [options]
   --password PW      password (default: env DIGEST_MD5_PASSWORD)
-  --realm R          realm to authenticate in
+  --realm R          realm to authenticate in (ZooKeeper default: zk-sasl-md5)
   --authzid Z        authorization id
-  --host H           digest-uri host / XMPP domain (default: host of --server)
+  --host H           digest-uri host / XMPP domain (default: host of --server;
+                     ZooKeeper: zk-sasl-md5)
   --qop Q            auth | auth-int | auth-conf (default auth)
   --cipher C         rc4 | rc4-40 | rc4-56 | des | 3des (with --qop auth-conf)
   --mech NAME        SASL mechanism (default DIGEST-MD5)
@@ -191,6 +199,7 @@ impl Args {
             },
         };
         Ok(Args {
+            host_given: host.is_some(),
             host: host.unwrap_or(server_host),
             server,
             user,
@@ -215,6 +224,7 @@ impl Args {
             realm: None,
             authzid: None,
             host: "localhost".to_string(),
+            host_given: true,
             qop: "auth".to_string(),
             cipher: None,
             mech: mech.to_string(),

@@ -23,6 +23,13 @@ pub enum Kind {
     /// ejabberd, internal auth with plain passwords (domain `localhost`);
     /// alice, bob. Does not check the DIGEST-MD5 authzid.
     Ejabberd,
+    /// ZooKeeper 3.8 standalone, SASL required (service `zookeeper`, server name and
+    /// realm `zk-sasl-md5`, qop auth); alice, bob. `DIR/zkcli.sh` is ZooKeeper's own
+    /// CLI authenticated as alice.
+    ZooKeeper,
+    /// A private Postfix instance, SMTP AUTH through Cyrus SASL (realm `realm`);
+    /// alice, bob; mail to USER@localhost lands in `DIR/mail/USER/new/`.
+    Postfix,
 }
 
 impl Kind {
@@ -32,6 +39,8 @@ impl Kind {
             Kind::Dovecot => "dovecot",
             Kind::Prosody => "prosody",
             Kind::Ejabberd => "ejabberd",
+            Kind::ZooKeeper => "zookeeper",
+            Kind::Postfix => "postfix",
         }
     }
 
