@@ -19,7 +19,9 @@ use zeroize::Zeroizing;
 
 use crate::challenge::Challenge;
 use crate::digest::{self, DigestInput, Secret, SessionKey};
-use crate::error::{Downgrade, Error, ParseError};
+use crate::error::{
+    ConfigError, Downgrade, Error, Misuse, ParseError, RspauthFailure, TargetError, UriPart,
+};
 use crate::layer::{self, Sealer, Unsealer};
 use crate::response::{parse_rspauth, Response};
 use crate::{
@@ -133,17 +135,17 @@ pub struct Target {
     serv_name: Option<String>,
 }
 
-fn check_uri_part(s: &str, what: &'static str) -> Result<(), Error> {
+fn check_uri_part(s: &str, what: UriPart) -> Result<(), Error> {
     let b = s.as_bytes();
     for (i, &c) in b.iter().enumerate() {
         let ok = (0x21..0x7f).contains(&c) && !matches!(c, b'/' | b'"' | b'\\');
         if !ok {
-            return Err(Error::TargetUnknown(what));
+            return Err(TargetError::NotPrintable(what).into());
         }
         if c == b'%'
             && !(i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit())
         {
-            return Err(Error::TargetUnknown(what));
+            return Err(TargetError::NotPrintable(what).into());
         }
     }
     Ok(())
@@ -155,10 +157,10 @@ impl Target {
     /// allowed (Hadoop uses `/default`).
     pub fn new(service: &str, host: &str) -> Result<Target, Error> {
         if host.is_empty() {
-            return Err(Error::TargetUnknown("empty host"));
+            return Err(TargetError::Empty(UriPart::Host).into());
         }
-        check_uri_part(service, "service is not printable US-ASCII")?;
-        check_uri_part(host, "host is not printable US-ASCII")?;
+        check_uri_part(service, UriPart::Service)?;
+        check_uri_part(host, UriPart::Host)?;
         Ok(Target {
             service: service.to_owned(),
             host: host.to_owned(),
@@ -169,9 +171,9 @@ impl Target {
     /// Adds the `/serv-name` part (for replicated services, RFC 2831 §2.1.2).
     pub fn with_serv_name(mut self, name: &str) -> Result<Target, Error> {
         if name.is_empty() {
-            return Err(Error::TargetUnknown("empty serv-name"));
+            return Err(TargetError::Empty(UriPart::ServName).into());
         }
-        check_uri_part(name, "serv-name is not printable US-ASCII")?;
+        check_uri_part(name, UriPart::ServName)?;
         self.serv_name = Some(name.to_owned());
         Ok(self)
     }
@@ -182,7 +184,7 @@ impl Target {
         let service = parts.next().unwrap_or("");
         let host = parts
             .next()
-            .ok_or(Error::TargetUnknown("no '/' in digest-uri"))?;
+            .ok_or(Error::TargetUnknown(TargetError::NoSlash))?;
         let t = Target::new(service, host)?;
         match parts.next() {
             Some(n) => t.with_serv_name(n),
@@ -438,13 +440,13 @@ impl ClientContext {
     /// challenge.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         if config.authcid.is_empty() {
-            return Err(Error::NoCredentials("empty username"));
+            return Err(ConfigError::EmptyUsername.into());
         }
         if config.maxbuf <= MAXBUF_MIN_EXCLUSIVE || config.maxbuf > MAXBUF_MAX {
-            return Err(Error::Unsupported("maxbuf must be in 17..=16777215"));
+            return Err(ConfigError::MaxBufOutOfRange(config.maxbuf).into());
         }
         if config.authzid.as_deref() == Some("") {
-            return Err(Error::NoCredentials("empty authzid"));
+            return Err(ConfigError::EmptyAuthzid.into());
         }
         Ok(ClientContext {
             config,
@@ -498,7 +500,10 @@ impl ClientContext {
                                 Ok(Step::Complete(None)),
                             )
                         } else {
-                            (State::Failed, Err(Error::MutualAuthFailed("wrong rspauth")))
+                            (
+                                State::Failed,
+                                Err(Error::MutualAuthFailed(RspauthFailure::Wrong)),
+                            )
                         }
                     }
                     Err(ParseError::Missing(_)) if reauth => {
@@ -507,32 +512,27 @@ impl ClientContext {
                             Ok(c) if c.stale => self.first(tok),
                             Ok(_) => (
                                 State::Failed,
-                                Err(Error::MutualAuthFailed("challenge instead of rspauth")),
+                                Err(Error::MutualAuthFailed(
+                                    RspauthFailure::ChallengeInsteadOfRspauth,
+                                )),
                             ),
                             Err(e) => (State::Failed, Err(e.into())),
                         }
                     }
-                    Err(ParseError::Missing(_)) => {
-                        (State::Failed, Err(Error::MutualAuthFailed("no rspauth")))
-                    }
+                    Err(ParseError::Missing(_)) => (
+                        State::Failed,
+                        Err(Error::MutualAuthFailed(RspauthFailure::Missing)),
+                    ),
                     Err(ParseError::Duplicate(_)) => (
                         State::Failed,
-                        Err(Error::MutualAuthFailed("duplicated rspauth")),
+                        Err(Error::MutualAuthFailed(RspauthFailure::Duplicated)),
                     ),
                     Err(e) => (State::Failed, Err(e.into())),
                 }
             }
             (State::Established { auth, .. }, None) => self.reauth(auth),
-            (s @ State::Established { .. }, Some(_)) => (
-                s,
-                Err(Error::OutOfSequence(
-                    "the context is established; no token expected",
-                )),
-            ),
-            (State::Failed, _) => (
-                State::Failed,
-                Err(Error::OutOfSequence("the context has failed")),
-            ),
+            (s @ State::Established { .. }, Some(_)) => (s, Err(Misuse::Established.into())),
+            (State::Failed, _) => (State::Failed, Err(Misuse::Failed.into())),
         }
     }
 
@@ -541,9 +541,7 @@ impl ClientContext {
     pub fn reauthenticate(&mut self) -> Result<Step, Error> {
         match self.state {
             State::Established { .. } => self.step(None),
-            _ => Err(Error::OutOfSequence(
-                "reauthentication needs an established context",
-            )),
+            _ => Err(Misuse::NotEstablished.into()),
         }
     }
 
@@ -566,9 +564,8 @@ impl ClientContext {
                 Ok((ctx, tok))
             }
             (_, Err(e)) => Err(e),
-            (_, Ok(_)) => Err(Error::OutOfSequence(
-                "reauthentication did not produce a token",
-            )),
+            // `respond` always continues with a token.
+            (_, Ok(_)) => Err(Misuse::Failed.into()),
         }
     }
 
@@ -603,9 +600,7 @@ impl ClientContext {
         match refusal {
             Some(d) => Err(Error::DowngradeRefused(d)),
             // Only `auth` is allowed, and the server insists on a layer.
-            None => Err(Error::Unsupported(
-                "the server offers only security layers that the policy does not allow",
-            )),
+            None => Err(Error::ServerRequiresLayer { offered: c.qops }),
         }
     }
 
@@ -707,7 +702,7 @@ impl ClientContext {
         if bytes.len() > crate::response::MAX_RESPONSE_LEN {
             return (
                 State::Failed,
-                Err(Error::Unsupported("the response would exceed 4096 bytes")),
+                Err(ConfigError::ResponseTooLong(bytes.len()).into()),
             );
         }
         self.negotiated = Some(Negotiated {
@@ -756,10 +751,10 @@ impl ClientContext {
             layer_taken,
         } = &mut self.state
         else {
-            return Err(Error::OutOfSequence("the context is not established"));
+            return Err(Misuse::NotEstablished.into());
         };
         if *layer_taken {
-            return Err(Error::OutOfSequence("the security layer was already taken"));
+            return Err(Misuse::LayerAlreadyTaken.into());
         }
         let r = layer::establish(
             key.as_bytes(),

@@ -48,6 +48,8 @@ pub enum Downgrade {
     CipherNotOffered(Cipher),
 }
 
+impl std::error::Error for Downgrade {}
+
 impl fmt::Display for Downgrade {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -136,24 +138,149 @@ pub enum ParseError {
     InvalidUtf8(&'static str),
 }
 
+/// Client: how the server failed to prove that it knows the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RspauthFailure {
+    /// `rspauth` has the wrong value.
+    #[error("wrong rspauth")]
+    Wrong,
+    /// The server's token has no `rspauth` (an empty token, another directive, or a
+    /// second challenge).
+    #[error("no rspauth")]
+    Missing,
+    /// Two `rspauth` directives.
+    #[error("duplicated rspauth")]
+    Duplicated,
+    /// A reauthentication was answered by a challenge with another nonce and without
+    /// `stale=true`.
+    #[error("challenge instead of rspauth")]
+    ChallengeInsteadOfRspauth,
+}
+
+/// Which part of a digest-uri (`serv-type/host[/serv-name]`) is meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UriPart {
+    /// The `serv-type` (service).
+    Service,
+    /// The host.
+    Host,
+    /// The optional `serv-name`.
+    ServName,
+}
+
+impl fmt::Display for UriPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UriPart::Service => "service",
+            UriPart::Host => "host",
+            UriPart::ServName => "serv-name",
+        })
+    }
+}
+
+/// Why a digest-uri was refused: malformed (a [`Target`](crate::Target) being built,
+/// or a response's `digest-uri`), or (server) naming another service or host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// A part is empty where it may not be (host, serv-name).
+    #[error("empty {0}")]
+    Empty(UriPart),
+    /// A part is not printable US-ASCII, or holds `/`, a quote, a backslash or a bad
+    /// percent-escape.
+    #[error("{0} is not printable US-ASCII (use percent-encoding)")]
+    NotPrintable(UriPart),
+    /// No `/` in the digest-uri.
+    #[error("no '/' in digest-uri")]
+    NoSlash,
+    /// Server: the digest-uri names another service.
+    #[error("the digest-uri names another service")]
+    OtherService,
+    /// Server: the digest-uri names another host.
+    #[error("the digest-uri names another host")]
+    OtherHost,
+}
+
+/// A configuration the context cannot work with: the caller's to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Client: the username is empty.
+    #[error("empty username")]
+    EmptyUsername,
+    /// Client: the authzid is empty (leave it unset for none).
+    #[error("empty authzid (leave it unset for none)")]
+    EmptyAuthzid,
+    /// The password is not UTF-8 (rsasl hands passwords as bytes).
+    #[error("the password is not UTF-8")]
+    PasswordNotUtf8,
+    /// Our `maxbuf` is outside 17..=16777215.
+    #[error("maxbuf {0} is outside 17..=16777215")]
+    MaxBufOutOfRange(u32),
+    /// Server: no qop to offer.
+    #[error("no qop to offer")]
+    NoQopToOffer,
+    /// Server: `auth-conf` offered with no cipher (or none above the strength floor).
+    #[error("auth-conf offered without a cipher (or none above the strength floor)")]
+    NoCipherToOffer,
+    /// Server: our `maxbuf` is below 22 and cannot carry a des/3des frame, and the
+    /// client chose one.
+    #[error("our maxbuf {0} is below 22 and cannot carry des/3des frames")]
+    MaxBufTooSmallForBlockCipher(u32),
+    /// Server: the realms make the challenge longer than 2048 bytes.
+    #[error(
+        "the challenge would be {0} bytes, above the limit of 2048 (too many or too long realms)"
+    )]
+    ChallengeTooLong(usize),
+    /// Client: the names make the response longer than 4096 bytes.
+    #[error("the response would be {0} bytes, above the limit of 4096 (names too long)")]
+    ResponseTooLong(usize),
+}
+
+/// A call the context was in no state for: the caller's to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// The context (or rsasl exchange) failed earlier; start a new one.
+    #[error("the context has failed")]
+    Failed,
+    /// The context is established: no token is expected (a reauthentication starts
+    /// with `step(None)` on the client).
+    #[error("the context is established; no token expected")]
+    Established,
+    /// The context is not established yet.
+    #[error("the context is not established")]
+    NotEstablished,
+    /// The security layer was already taken for this authentication (a second pair
+    /// would reuse the keystream).
+    #[error("the security layer was already taken")]
+    LayerAlreadyTaken,
+}
+
 /// Everything that can go wrong while establishing or using a DIGEST-MD5 context.
 ///
-/// [`Error::status`] maps each onto the Digest SSP's failure code, so code ported from
-/// Windows can keep its error handling:
+/// Faults of the peer ([`Error::is_peer_fault`]: `Malformed`, `LogonDenied`,
+/// `MutualAuthFailed`, `DowngradeRefused`, `ServerRequiresLayer`, `Stale`, and a
+/// `Layer` error while unsealing) are apart from the caller's misuse (`TokenRequired`,
+/// `OutOfSequence`) and from configuration errors (`Config`). [`Error::status`] maps
+/// each onto the Digest SSP's failure code, so code ported from Windows can keep its
+/// error handling:
 ///
 /// | variant | SSP status |
 /// |---|---|
 /// | `Malformed` | `SEC_E_INVALID_TOKEN` |
 /// | `LogonDenied` | `SEC_E_LOGON_DENIED` |
 /// | `MutualAuthFailed` | `SEC_E_WRONG_PRINCIPAL` |
-/// | `Unsupported` | `SEC_E_UNSUPPORTED_FUNCTION` |
-/// | `NoCredentials` | `SEC_E_NO_CREDENTIALS` |
+/// | `ServerRequiresLayer` | `SEC_E_UNSUPPORTED_FUNCTION` |
+/// | `Config` | `SEC_E_NO_CREDENTIALS` (empty username or authzid, password not UTF-8), `SEC_E_UNSUPPORTED_FUNCTION` (the rest) |
 /// | `TargetUnknown` | `SEC_E_TARGET_UNKNOWN` |
 /// | `DowngradeRefused` | `SEC_E_ALGORITHM_MISMATCH` |
 /// | `TokenRequired` | `SEC_E_INCOMPLETE_MESSAGE` |
 /// | `OutOfSequence` | `SEC_E_OUT_OF_SEQUENCE` |
 /// | `NonceExhausted`, `Stale` | `SEC_E_CONTEXT_EXPIRED` |
-/// | `Internal` | `SEC_E_INTERNAL_ERROR` |
+/// | `RandomUnavailable` | `SEC_E_INTERNAL_ERROR` |
 /// | `Layer` | `SEC_E_MESSAGE_ALTERED` (integrity failures), `SEC_E_OUT_OF_SEQUENCE` (sequence), `SEC_E_BUFFER_TOO_SMALL` (sizes), `SEC_E_QOP_NOT_SUPPORTED` (no layer) |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -161,35 +288,40 @@ pub enum Error {
     /// The peer's token is malformed.
     #[error("malformed token: {0}")]
     Malformed(#[from] ParseError),
-    /// Server: the response does not prove knowledge of the password (or the user is
-    /// unknown). Client: the server refused the authentication.
+    /// Server only: the response does not prove knowledge of the password, or the
+    /// user is unknown (the two are indistinguishable on purpose). A client learns of
+    /// a refused authentication from its protocol (LDAP result 49, IMAP `NO`, ...),
+    /// not from this crate.
     #[error("authentication failed")]
     LogonDenied,
-    /// Client: the server's `rspauth` is missing, duplicated or wrong: the server did
-    /// not prove that it knows the password.
+    /// Client: the server did not prove that it knows the password.
     #[error("mutual authentication failed: {0}")]
-    MutualAuthFailed(&'static str),
-    /// The peer asked for something this implementation does not do.
-    #[error("unsupported: {0}")]
-    Unsupported(&'static str),
-    /// The configuration lacks a username or a secret.
-    #[error("no credentials: {0}")]
-    NoCredentials(&'static str),
+    MutualAuthFailed(RspauthFailure),
+    /// Client: the server offers only security layers, and the policy allows qop
+    /// `auth` only (raise [`ClientConfig::max_qop`](crate::ClientConfig::max_qop) to
+    /// accept one).
+    #[error("the server offers only security layers ({offered}) and the policy allows qop auth only; raise max_qop to accept one")]
+    ServerRequiresLayer {
+        /// The qops the server offered.
+        offered: QopSet,
+    },
+    /// The configuration cannot work.
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
     /// The digest-uri is malformed, or (server) does not name this service and host.
     #[error("bad digest-uri: {0}")]
-    TargetUnknown(&'static str),
-    /// The peer offered less protection than the context requirements demand; nothing
-    /// was sent.
+    TargetUnknown(#[from] TargetError),
+    /// The peer offered (client) or chose (server) less protection than the policy
+    /// demands; nothing was sent.
     #[error("downgrade refused: {0}")]
-    DowngradeRefused(Downgrade),
+    DowngradeRefused(#[from] Downgrade),
     /// The call needs a token from the peer (for example the client's first step: the
-    /// server speaks first).
+    /// server speaks first). Nothing changed; call again with the token.
     #[error("a token from the peer is required for this step")]
     TokenRequired,
-    /// The context is in no state for this call (finished, failed, or not yet
-    /// established).
+    /// The context is in no state for this call.
     #[error("call out of sequence: {0}")]
-    OutOfSequence(&'static str),
+    OutOfSequence(#[from] Misuse),
     /// Server: the nonce is unknown or expired, or the nonce-count is not the next one;
     /// the server answers with a `stale=true` challenge.
     #[error("stale nonce")]
@@ -197,12 +329,59 @@ pub enum Error {
     /// The nonce-count cannot be incremented any more (it would pass ffffffff).
     #[error("nonce-count exhausted; authenticate afresh")]
     NonceExhausted,
-    /// Something outside the protocol failed (the OS random number generator).
-    #[error("internal error: {0}")]
-    Internal(&'static str),
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed")]
+    RandomUnavailable,
     /// A security-layer failure.
     #[error(transparent)]
     Layer(#[from] LayerError),
+}
+
+impl Error {
+    /// Whether the credentials were refused: wrong password or unknown user (server),
+    /// or a server that could not prove it knows the password (client).
+    pub fn is_bad_credentials(&self) -> bool {
+        matches!(self, Error::LogonDenied | Error::MutualAuthFailed(_))
+    }
+
+    /// Whether a side refused to go on with less protection than its policy demands.
+    pub fn is_downgrade(&self) -> bool {
+        matches!(self, Error::DowngradeRefused(_))
+    }
+
+    /// Whether the peer did something wrong (a malformed or forged token, a refused
+    /// proof, a downgrade, a stale nonce, a tampered, replayed or oversized frame), as
+    /// opposed to the caller ([`Error::is_misuse`]) or the configuration.
+    pub fn is_peer_fault(&self) -> bool {
+        match self {
+            Error::Malformed(_)
+            | Error::LogonDenied
+            | Error::MutualAuthFailed(_)
+            | Error::DowngradeRefused(_)
+            | Error::ServerRequiresLayer { .. }
+            | Error::Stale => true,
+            Error::TargetUnknown(t) => matches!(
+                t,
+                TargetError::OtherService | TargetError::OtherHost | TargetError::NoSlash
+            ),
+            Error::Layer(e) => matches!(
+                e,
+                LayerError::PeerMaxBufOutOfRange(_)
+                    | LayerError::FrameTooShort { .. }
+                    | LayerError::FrameTooLarge { .. }
+                    | LayerError::NotBlockAligned { .. }
+                    | LayerError::WrongMessageType(_)
+                    | LayerError::SequenceMismatch { .. }
+                    | LayerError::IntegrityCheckFailed
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether the caller used the API out of order.
+    pub fn is_misuse(&self) -> bool {
+        matches!(self, Error::TokenRequired | Error::OutOfSequence(_))
+    }
 }
 
 /// The Digest SSP (`SECURITY_STATUS`) code an [`Error`] corresponds to.
@@ -255,14 +434,19 @@ impl Error {
             Error::Malformed(_) => SspiStatus::SEC_E_INVALID_TOKEN,
             Error::LogonDenied => SspiStatus::SEC_E_LOGON_DENIED,
             Error::MutualAuthFailed(_) => SspiStatus::SEC_E_WRONG_PRINCIPAL,
-            Error::Unsupported(_) => SspiStatus::SEC_E_UNSUPPORTED_FUNCTION,
-            Error::NoCredentials(_) => SspiStatus::SEC_E_NO_CREDENTIALS,
+            Error::ServerRequiresLayer { .. } => SspiStatus::SEC_E_UNSUPPORTED_FUNCTION,
+            Error::Config(
+                ConfigError::EmptyUsername
+                | ConfigError::EmptyAuthzid
+                | ConfigError::PasswordNotUtf8,
+            ) => SspiStatus::SEC_E_NO_CREDENTIALS,
+            Error::Config(_) => SspiStatus::SEC_E_UNSUPPORTED_FUNCTION,
             Error::TargetUnknown(_) => SspiStatus::SEC_E_TARGET_UNKNOWN,
             Error::DowngradeRefused(_) => SspiStatus::SEC_E_ALGORITHM_MISMATCH,
             Error::TokenRequired => SspiStatus::SEC_E_INCOMPLETE_MESSAGE,
             Error::OutOfSequence(_) => SspiStatus::SEC_E_OUT_OF_SEQUENCE,
             Error::Stale | Error::NonceExhausted => SspiStatus::SEC_E_CONTEXT_EXPIRED,
-            Error::Internal(_) => SspiStatus::SEC_E_INTERNAL_ERROR,
+            Error::RandomUnavailable => SspiStatus::SEC_E_INTERNAL_ERROR,
             Error::Layer(e) => match e {
                 LayerError::NoSecurityLayer(_)
                 | LayerError::CipherRequired

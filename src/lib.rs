@@ -16,7 +16,10 @@ pub mod stream;
 mod types;
 
 pub use client::{ClientConfig, ClientContext, Credential, ReauthTicket, Requirements, Target};
-pub use error::{Downgrade, Error, ParseError, SspiStatus};
+pub use error::{
+    ConfigError, Downgrade, Error, Misuse, ParseError, RspauthFailure, SspiStatus, TargetError,
+    UriPart,
+};
 pub use mechanism::DIGEST_MD5;
 pub use reauth::{ReauthAttempt, ReauthBinding, ReauthCache, ReauthRefusal, ReauthStore};
 pub use server::{CredentialStore, ServerConfig, ServerContext, StoredSecret};
@@ -76,8 +79,7 @@ pub(crate) fn ssf(qop: Qop, cipher: Option<Cipher>) -> u32 {
 pub(crate) fn random_nonce() -> Result<Vec<u8>, Error> {
     use base64::Engine;
     let mut raw = [0u8; 18];
-    getrandom::getrandom(&mut raw)
-        .map_err(|_| Error::Internal("the operating system's random number generator failed"))?;
+    getrandom::getrandom(&mut raw).map_err(|_| Error::RandomUnavailable)?;
     Ok(base64::engine::general_purpose::STANDARD
         .encode(raw)
         .into_bytes())

@@ -81,6 +81,7 @@ use rsasl::registry::{Matches, Mechanism, Named, Side as RsaslSide};
 
 use crate::challenge::Challenge;
 use crate::digest::Secret;
+use crate::error::{ConfigError, Misuse};
 use crate::layer::{FrameDecoder, LayerError, Peek, Sealer, Unsealer};
 use crate::response::Response;
 use crate::{
@@ -270,7 +271,7 @@ macro_rules! authentication_methods {
             writer: &mut dyn Write,
         ) -> Result<State, SessionError> {
             if self.failed {
-                return Err(session_error(Error::OutOfSequence("the exchange has failed")));
+                return Err(session_error(Misuse::Failed.into()));
             }
             let result = self.exchange(session, input, writer);
             // An exchange that failed stays failed (like the contexts), whether the
@@ -412,7 +413,7 @@ impl DigestClient {
             Some(s) => Credential::Secret(s),
             None => session.need_with::<Password, _, _>(&EmptyProvider, |p| {
                 let p = std::str::from_utf8(p)
-                    .map_err(|_| session_error(Error::NoCredentials("password is not UTF-8")))?;
+                    .map_err(|_| session_error(ConfigError::PasswordNotUtf8.into()))?;
                 Ok(Credential::password(p))
             })?,
         };

@@ -21,7 +21,7 @@ use crate::challenge::Challenge;
 use crate::client::Target;
 use crate::digest::{self, DigestInput, Secret, SessionKey};
 use crate::error::Error;
-use crate::error::{Downgrade, ParseError};
+use crate::error::{ConfigError, Downgrade, Misuse, ParseError, TargetError};
 use crate::layer::{self, Sealer, Unsealer};
 pub use crate::reauth::ReauthCache;
 use crate::reauth::{ReauthAttempt, ReauthBinding, ReauthStore};
@@ -228,15 +228,13 @@ impl ServerContext {
     /// Checks the configuration and creates a context.
     pub fn new(config: ServerConfig, store: impl CredentialStore + 'static) -> Result<Self, Error> {
         if config.maxbuf <= MAXBUF_MIN_EXCLUSIVE || config.maxbuf > MAXBUF_MAX {
-            return Err(Error::Unsupported("maxbuf must be in 17..=16777215"));
+            return Err(ConfigError::MaxBufOutOfRange(config.maxbuf).into());
         }
         if config.qops.is_empty() {
-            return Err(Error::Unsupported("no qop to offer"));
+            return Err(ConfigError::NoQopToOffer.into());
         }
         if config.qops.contains(Qop::AuthConf) && config.offered_ciphers().is_empty() {
-            return Err(Error::Unsupported(
-                "auth-conf offered without a cipher (or none above the strength floor)",
-            ));
+            return Err(ConfigError::NoCipherToOffer.into());
         }
         Ok(ServerContext {
             config,
@@ -264,13 +262,8 @@ impl ServerContext {
             (State::Initial | State::Established { .. }, Some(tok)) => self.reauth(tok),
             (s @ State::AwaitResponse { .. }, None) => (s, Err(Error::TokenRequired)),
             (State::AwaitResponse { nonce }, Some(tok)) => self.first(tok, &nonce),
-            (s @ State::Established { .. }, None) => {
-                (s, Err(Error::OutOfSequence("the context is established")))
-            }
-            (State::Failed, _) => (
-                State::Failed,
-                Err(Error::OutOfSequence("the context has failed")),
-            ),
+            (s @ State::Established { .. }, None) => (s, Err(Misuse::Established.into())),
+            (State::Failed, _) => (State::Failed, Err(Misuse::Failed.into())),
         };
         self.state = state;
         result
@@ -301,7 +294,7 @@ impl ServerContext {
         if bytes.len() > crate::challenge::MAX_CHALLENGE_LEN {
             return (
                 State::Failed,
-                Err(Error::Unsupported("the challenge would exceed 2048 bytes")),
+                Err(ConfigError::ChallengeTooLong(bytes.len()).into()),
             );
         }
         (State::AwaitResponse { nonce }, Ok(Step::Continue(bytes)))
@@ -393,7 +386,7 @@ impl ServerContext {
         let cfg = &self.config;
         let target = Target::parse(&r.digest_uri)?;
         if !target.service().eq_ignore_ascii_case(&cfg.service) {
-            return Err(Error::TargetUnknown("the digest-uri names another service"));
+            return Err(TargetError::OtherService.into());
         }
         if !cfg.any_host
             && !cfg
@@ -401,7 +394,7 @@ impl ServerContext {
                 .iter()
                 .any(|h| h.eq_ignore_ascii_case(target.host()))
         {
-            return Err(Error::TargetUnknown("the digest-uri names another host"));
+            return Err(TargetError::OtherHost.into());
         }
         if !cfg.qops.contains(r.qop) {
             return Err(Error::DowngradeRefused(Downgrade::QopNotOffered(r.qop)));
@@ -417,9 +410,7 @@ impl ServerContext {
                 )));
             }
             if !layer::carries_plaintext(Some(c), cfg.maxbuf) {
-                return Err(Error::Unsupported(
-                    "our maxbuf is below 22 and cannot carry des/3des frames",
-                ));
+                return Err(ConfigError::MaxBufTooSmallForBlockCipher(cfg.maxbuf).into());
             }
         }
         if let Some(realm) = &r.realm {
@@ -491,14 +482,14 @@ impl ServerContext {
     /// its halves; once per authentication.
     pub fn security_layer(&mut self) -> Result<(Sealer, Unsealer), Error> {
         let State::Established { key, layer_taken } = &mut self.state else {
-            return Err(Error::OutOfSequence("the context is not established"));
+            return Err(Misuse::NotEstablished.into());
         };
         let n = self
             .negotiated
             .as_ref()
-            .ok_or(Error::OutOfSequence("the context is not established"))?;
+            .ok_or(Error::OutOfSequence(Misuse::NotEstablished))?;
         if *layer_taken {
-            return Err(Error::OutOfSequence("the security layer was already taken"));
+            return Err(Misuse::LayerAlreadyTaken.into());
         }
         let r = layer::establish(
             key.as_bytes(),

@@ -217,7 +217,7 @@ fn downgrades_are_refused_before_sending() {
     let mut c = ClientContext::new(client("alice", "secret")).unwrap();
     assert!(matches!(
         c.step(Some(&challenge_with("auth-int", ""))),
-        Err(Error::Unsupported(_))
+        Err(Error::ServerRequiresLayer { .. })
     ));
     // Integrity falls back from auth-conf (no acceptable cipher) to auth-int when allowed.
     let mut c = ClientContext::new(

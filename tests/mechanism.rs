@@ -583,7 +583,8 @@ fn rsasl_resume_under_stricter_policy_is_refused_before_sending() {
     let e = client.step(None, &mut first).unwrap_err();
     assert!(first.is_empty(), "nothing may be sent: {first:?}");
     assert!(
-        e.to_string().contains("reauthentication ticket is for qop auth"),
+        e.to_string()
+            .contains("reauthentication ticket is for qop auth"),
         "{e}"
     );
     // The session stays failed.
