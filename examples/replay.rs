@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use sasl_digest_md5::challenge::Challenge;
-use sasl_digest_md5::response::{parse_rspauth, Response};
+use sasl_digest_md5::wire::Challenge;
+use sasl_digest_md5::wire::{parse_rspauth, Response};
 use sasl_digest_md5::{
     Cipher, ClientConfig, ClientContext, Credential, Qop, Requirements, ServerConfig,
     ServerContext, Step, StoredSecret, Target,

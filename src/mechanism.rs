@@ -79,16 +79,15 @@ use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
 use rsasl::property::{Property, SizedProperty};
 use rsasl::registry::{Matches, Mechanism, Named, Side as RsaslSide};
 
-use crate::challenge::Challenge;
 use crate::digest::Secret;
 use crate::error::{ConfigError, Misuse};
 use crate::layer::{FrameDecoder, LayerError, Peek, Sealer, Unsealer};
-use crate::response::Response;
+use crate::wire::{Challenge, Response};
 use crate::{
-    Cipher, CipherSet, ClientConfig, ClientContext, Credential, Error, Negotiated, Qop, QopSet,
-    ReauthStore, ReauthTicket, Requirements, ServerConfig, ServerContext, Step, StoredSecret,
-    Target, MAXBUF_DEFAULT,
+    ClientConfig, ClientContext, Credential, Error, Negotiated, ReauthTicket, ServerConfig,
+    ServerContext, Step, StoredSecret, Target,
 };
+pub use crate::{ClientPolicy, ServerPolicy};
 
 /// The rsasl mechanism descriptor for DIGEST-MD5.
 #[cfg_attr(
@@ -118,74 +117,6 @@ fn new_client() -> Result<Box<dyn Authentication>, SASLError> {
 
 fn new_server(_: &SASLConfig) -> Result<Box<dyn Authentication>, SASLError> {
     Ok(Box::new(DigestServer::default()))
-}
-
-/// Client policy: the minimum protection and what to accept.
-#[derive(Debug, Clone)]
-pub struct ClientPolicy {
-    /// Minimum protection (`INTEGRITY`, `CONFIDENTIALITY`, ...).
-    pub requirements: Requirements,
-    /// The strongest qop to take when offered (default: the minimum).
-    pub max_qop: Qop,
-    /// Acceptable ciphers, most preferred first; `None`: every cipher, subject to the
-    /// strength floor ([`ClientConfig::ciphers`]).
-    pub ciphers: Option<Vec<Cipher>>,
-    /// Cipher strength floor in bits; `None`: 112 unless `ciphers` names the
-    /// acceptable ciphers ([`ClientConfig::min_cipher_strength`]).
-    pub min_cipher_strength: Option<u32>,
-    /// Our receive buffer size.
-    pub maxbuf: u32,
-}
-
-impl Default for ClientPolicy {
-    fn default() -> Self {
-        ClientPolicy {
-            requirements: Requirements::MUTUAL_AUTH,
-            max_qop: Qop::Auth,
-            ciphers: None,
-            min_cipher_strength: None,
-            maxbuf: MAXBUF_DEFAULT,
-        }
-    }
-}
-
-/// Server policy: what to offer.
-#[derive(Debug, Clone)]
-pub struct ServerPolicy {
-    /// Realms to offer.
-    pub realms: Vec<String>,
-    /// Qops to offer.
-    pub qops: QopSet,
-    /// Ciphers to offer with `auth-conf` (default: rc4 and 3des,
-    /// [`CipherSet::STRONG`]; see [`ServerConfig::ciphers`]).
-    pub ciphers: CipherSet,
-    /// Neither offer nor accept ciphers weaker than this many bits (default 0: the
-    /// `ciphers` named).
-    pub min_cipher_strength: u32,
-    /// Our receive buffer size.
-    pub maxbuf: u32,
-    /// Accept any host in the digest-uri (only the service is checked).
-    pub any_host: bool,
-    /// Accept a realm that was not offered ([`ServerConfig::accept_any_realm`]).
-    pub any_realm: bool,
-    /// Nonces that clients may reauthenticate with ([`ReauthCache`](crate::ReauthCache) or any other
-    /// [`ReauthStore`]); `None`: a private cache.
-    pub reauth_cache: Option<Arc<dyn ReauthStore>>,
-}
-
-impl Default for ServerPolicy {
-    fn default() -> Self {
-        ServerPolicy {
-            realms: Vec::new(),
-            qops: QopSet::only(Qop::Auth),
-            ciphers: CipherSet::STRONG,
-            min_cipher_strength: 0,
-            maxbuf: MAXBUF_DEFAULT,
-            any_host: false,
-            any_realm: false,
-            reauth_cache: None,
-        }
-    }
 }
 
 /// What the mechanism hands the application at the end of an exchange.
@@ -423,16 +354,7 @@ impl DigestClient {
         let policy = session
             .maybe_need_with::<DigestClientPolicy, _, _>(&EmptyProvider, |p| Ok(p.clone()))?
             .unwrap_or_default();
-        let mut cfg = ClientConfig::new(authcid, credential, target)
-            .requirements(policy.requirements)
-            .max_qop(policy.max_qop)
-            .maxbuf(policy.maxbuf);
-        if let Some(ciphers) = &policy.ciphers {
-            cfg = cfg.ciphers(ciphers);
-        }
-        if let Some(bits) = policy.min_cipher_strength {
-            cfg = cfg.min_cipher_strength(bits);
-        }
+        let mut cfg = ClientConfig::new(authcid, credential, target).policy(policy);
         if let Some(z) =
             session.maybe_need_with::<AuthzId, _, _>(&EmptyProvider, |z| Ok(z.to_owned()))?
         {
@@ -552,21 +474,7 @@ impl DigestServer {
         let policy = session
             .maybe_need_with::<DigestServerPolicy, _, _>(&EmptyProvider, |p| Ok(p.clone()))?
             .unwrap_or_default();
-        let mut cfg = ServerConfig::new(&service, &host)
-            .realms(policy.realms)
-            .qops(policy.qops)
-            .ciphers(policy.ciphers)
-            .min_cipher_strength(policy.min_cipher_strength)
-            .maxbuf(policy.maxbuf);
-        if policy.any_host {
-            cfg = cfg.any_host();
-        }
-        if policy.any_realm {
-            cfg = cfg.accept_any_realm();
-        }
-        if let Some(c) = policy.reauth_cache {
-            cfg = cfg.reauth_cache(c);
-        }
+        let cfg = ServerConfig::new(&service, &host).policy(policy);
         let slot = Arc::clone(&self.secret);
         let store = move |_: &str, _: &str| slot.lock().unwrap_or_else(|e| e.into_inner()).take();
         ServerContext::new(cfg, store).map_err(session_error)

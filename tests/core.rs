@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sasl_digest_md5::challenge::Challenge;
-use sasl_digest_md5::response::Response;
+use sasl_digest_md5::wire::Challenge;
+use sasl_digest_md5::wire::Response;
 use sasl_digest_md5::{
     Cipher, CipherSet, ClientConfig, ClientContext, Credential, Error, Qop, QopSet, ReauthCache,
     Requirements, ServerConfig, ServerContext, SspiStatus, Step, StoredSecret, Target,

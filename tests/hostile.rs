@@ -4,10 +4,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use sasl_digest_md5::challenge::Challenge;
 use sasl_digest_md5::digest::{self, DigestInput};
 use sasl_digest_md5::layer::{self, FrameDecoder, LayerError};
-use sasl_digest_md5::response::{rspauth_token, Response};
+use sasl_digest_md5::wire::Challenge;
+use sasl_digest_md5::wire::{rspauth_token, Response};
 use sasl_digest_md5::{
     Cipher, CipherSet, ClientConfig, ClientContext, ConfigError, Credential, Downgrade, Error,
     ParseError, Qop, QopSet, Requirements, RspauthFailure, ServerConfig, ServerContext, Side, Step,

@@ -5,10 +5,10 @@
 //! Case counts are modest so the suite stays fast; raise them with `PROPTEST_CASES`.
 
 use proptest::prelude::*;
-use sasl_digest_md5::challenge::{Challenge, MAX_CHALLENGE_LEN};
 use sasl_digest_md5::digest::latin1_or_utf8;
 use sasl_digest_md5::layer::{self, FrameDecoder, LayerError};
-use sasl_digest_md5::response::{Response, MAX_RESPONSE_LEN};
+use sasl_digest_md5::wire::{Challenge, MAX_CHALLENGE_LEN};
+use sasl_digest_md5::wire::{Response, MAX_RESPONSE_LEN};
 use sasl_digest_md5::{
     Cipher, CipherSet, Qop, QopSet, Side, MAXBUF_DEFAULT, MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE,
 };

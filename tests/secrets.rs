@@ -3,7 +3,7 @@
 
 use sasl_digest_md5::digest::{self, hex16, DigestInput, Secret};
 use sasl_digest_md5::layer::{self, FrameDecoder};
-use sasl_digest_md5::response::Response;
+use sasl_digest_md5::wire::Response;
 use sasl_digest_md5::{
     Cipher, CipherSet, ClientConfig, ClientContext, Credential, QopSet, Requirements, ServerConfig,
     ServerContext, Side, Step, StoredSecret, Target,

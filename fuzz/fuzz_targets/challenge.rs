@@ -3,11 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sasl_digest_md5::challenge::{Challenge, MAX_CHALLENGE_LEN};
+use sasl_digest_md5::wire::{Challenge, MAX_CHALLENGE_LEN};
 use sasl_digest_md5::{Qop, MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = sasl_digest_md5::directives::parse(data);
+    let _ = sasl_digest_md5::wire::lexer::parse(data);
     let Ok(c) = Challenge::parse(data) else {
         return;
     };

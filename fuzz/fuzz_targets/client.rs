@@ -13,8 +13,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sasl_digest_md5::challenge::Challenge;
-use sasl_digest_md5::response::{parse_rspauth, rspauth_token, Response, MAX_RESPONSE_LEN};
+use sasl_digest_md5::wire::Challenge;
+use sasl_digest_md5::wire::{parse_rspauth, rspauth_token, Response, MAX_RESPONSE_LEN};
 use sasl_digest_md5::{ClientContext, Error, Step};
 use sasl_digest_md5_fuzz::{client_config, digest_for, tokens};
 

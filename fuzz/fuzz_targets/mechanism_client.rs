@@ -22,10 +22,10 @@ use libfuzzer_sys::fuzz_target;
 use rsasl::callback::{Context, Request, SessionCallback, SessionData};
 use rsasl::prelude::*;
 use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
-use sasl_digest_md5::challenge::Challenge;
+use sasl_digest_md5::wire::Challenge;
 use sasl_digest_md5::layer;
 use sasl_digest_md5::mechanism::{ClientPolicy, DigestClientPolicy, DigestOutcome, Outcome};
-use sasl_digest_md5::response::{parse_rspauth, rspauth_token, Response};
+use sasl_digest_md5::wire::{parse_rspauth, rspauth_token, Response};
 use sasl_digest_md5::{Cipher, Qop, Requirements, Side, DIGEST_MD5};
 use sasl_digest_md5_fuzz::{digest_for, drive_decode, session_key_for, tokens_then_rest, PASSWORD};
 

@@ -28,11 +28,11 @@ use rsasl::callback::{Context, Request, SessionCallback, SessionData};
 use rsasl::prelude::*;
 use rsasl::property::{AuthId, Hostname, Password, Service};
 use rsasl::validate::{Validate, ValidationError};
-use sasl_digest_md5::challenge::Challenge;
+use sasl_digest_md5::wire::Challenge;
 use sasl_digest_md5::digest::digest_eq;
 use sasl_digest_md5::layer;
 use sasl_digest_md5::mechanism::{DigestOutcome, DigestServerPolicy, Outcome, ServerPolicy};
-use sasl_digest_md5::response::{parse_rspauth, Response};
+use sasl_digest_md5::wire::{parse_rspauth, Response};
 use sasl_digest_md5::{
     Cipher, CipherSet, ClientContext, Qop, QopSet, ReauthCache, ServerConfig, ServerContext, Side,
     Step, StoredSecret, DIGEST_MD5,

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sasl_digest_md5::response::{parse_rspauth, rspauth_token, Response, MAX_RESPONSE_LEN};
+use sasl_digest_md5::wire::{parse_rspauth, rspauth_token, Response, MAX_RESPONSE_LEN};
 use sasl_digest_md5::Qop;
 
 fuzz_target!(|data: &[u8]| {

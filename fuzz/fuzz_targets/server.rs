@@ -13,9 +13,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sasl_digest_md5::challenge::Challenge;
+use sasl_digest_md5::wire::Challenge;
 use sasl_digest_md5::digest::digest_eq;
-use sasl_digest_md5::response::{parse_rspauth, Response};
+use sasl_digest_md5::wire::{parse_rspauth, Response};
 use sasl_digest_md5::{
     Cipher, CipherSet, Error, Qop, QopSet, ServerConfig, ServerContext, Step, StoredSecret,
 };

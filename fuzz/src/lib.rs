@@ -4,7 +4,7 @@
 use rsasl::prelude::SessionError;
 use sasl_digest_md5::digest::{self, DigestInput};
 use sasl_digest_md5::layer::Sealer;
-use sasl_digest_md5::response::Response;
+use sasl_digest_md5::wire::Response;
 use sasl_digest_md5::{Cipher, ClientConfig, Credential, Qop, Requirements, Target};
 
 /// The password every fuzz user has (the server store and the client agree on it).

@@ -8,7 +8,9 @@
 
 use std::borrow::Cow;
 
+use crate::digest::latin1_decode;
 use crate::error::ParseError;
+use crate::params::maxbuf_in_range;
 
 /// One `name=value` pair as it appeared on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +65,7 @@ fn is_token_char(b: u8) -> bool {
 /// Splits a token into its `name=value` directives.
 ///
 /// ```
-/// use sasl_digest_md5::directives::parse;
+/// use sasl_digest_md5::wire::lexer::parse;
 /// let d = parse(br#"realm="a\"b", qop=auth , nonce="x,y""#).unwrap();
 /// assert_eq!(d.len(), 3);
 /// assert!(d[0].is("REALM"));
@@ -167,7 +169,7 @@ pub fn parse(input: &[u8]) -> Result<Vec<Directive<'_>>, ParseError> {
 /// Builds a directive list in the RFC's exact forms.
 ///
 /// ```
-/// use sasl_digest_md5::directives::Emitter;
+/// use sasl_digest_md5::wire::lexer::Emitter;
 /// let mut e = Emitter::new();
 /// e.quoted("realm", br#"a"b"#);
 /// e.token("qop", b"auth");
@@ -217,6 +219,91 @@ impl Emitter {
     pub fn finish(self) -> Vec<u8> {
         self.buf
     }
+}
+
+// ---- Rules shared by the challenge and response parsers ----
+
+pub(crate) fn text(
+    value: &[u8],
+    utf8: bool,
+    directive: &'static str,
+) -> Result<String, ParseError> {
+    if utf8 {
+        String::from_utf8(value.to_vec()).map_err(|_| ParseError::InvalidUtf8(directive))
+    } else {
+        Ok(latin1_decode(value))
+    }
+}
+
+pub(crate) fn set_once<T>(
+    slot: &mut Option<T>,
+    value: T,
+    name: &'static str,
+) -> Result<(), ParseError> {
+    if slot.is_some() {
+        return Err(ParseError::Duplicate(name));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+pub(crate) fn parse_maxbuf(v: &[u8]) -> Result<u32, ParseError> {
+    const BAD: ParseError = ParseError::InvalidValue {
+        directive: "maxbuf",
+        reason: "must be a number in 17..=16777215",
+    };
+    if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
+        return Err(BAD);
+    }
+    let n: u32 = std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(BAD)?;
+    if !maxbuf_in_range(n) {
+        return Err(BAD);
+    }
+    Ok(n)
+}
+
+pub(crate) fn check_charset(v: &[u8]) -> Result<(), ParseError> {
+    if v.eq_ignore_ascii_case(b"utf-8") {
+        Ok(())
+    } else {
+        Err(ParseError::InvalidValue {
+            directive: "charset",
+            reason: "only utf-8 is defined",
+        })
+    }
+}
+
+/// Lexes a token of at most `limit` bytes and reads its `charset` (at most once, only
+/// `utf-8`); under `charset=utf-8` every value must be UTF-8 (`names`: the
+/// directives to name in the error).
+pub(crate) fn lex<'a>(
+    input: &'a [u8],
+    limit: usize,
+    names: &[&'static str],
+) -> Result<(Vec<Directive<'a>>, bool), ParseError> {
+    if input.len() > limit {
+        return Err(ParseError::TooLong {
+            len: input.len(),
+            limit,
+        });
+    }
+    let ds = parse(input)?;
+    let mut utf8 = None;
+    for d in ds.iter().filter(|d| d.is("charset")) {
+        check_charset(&d.value)?;
+        set_once(&mut utf8, true, "charset")?;
+    }
+    let utf8 = utf8.unwrap_or(false);
+    if utf8 {
+        if let Some(d) = ds.iter().find(|d| std::str::from_utf8(&d.value).is_err()) {
+            let name = names.iter().copied().find(|n| d.is(n));
+            return Err(ParseError::InvalidUtf8(name.unwrap_or("directive")));
+        }
+    }
+    Ok((ds, utf8))
 }
 
 #[cfg(test)]

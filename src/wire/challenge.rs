@@ -1,9 +1,9 @@
 //! The digest-challenge (RFC 2831 §2.1.1), typed.
 
-use crate::digest::{latin1_decode, latin1_or_utf8};
-use crate::directives::{self, Emitter};
+use super::lexer::{lex, parse_maxbuf, set_once, text, Emitter};
+use crate::digest::latin1_or_utf8;
 use crate::error::ParseError;
-use crate::{Cipher, CipherSet, Qop, QopSet, MAXBUF_DEFAULT, MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE};
+use crate::{Cipher, CipherSet, Qop, QopSet, MAXBUF_DEFAULT};
 
 /// Largest digest-challenge accepted or produced (RFC 2831 §2.1.1).
 pub const MAX_CHALLENGE_LEN: usize = 2048;
@@ -11,7 +11,7 @@ pub const MAX_CHALLENGE_LEN: usize = 2048;
 /// A parsed digest-challenge.
 ///
 /// ```
-/// use sasl_digest_md5::challenge::Challenge;
+/// use sasl_digest_md5::wire::Challenge;
 /// use sasl_digest_md5::Qop;
 /// let c = Challenge::parse(br#"realm="elwood.innosoft.com",nonce="OA6MG9tEQGm2hh",qop="auth",algorithm=md5-sess,charset=utf-8"#).unwrap();
 /// assert_eq!(c.realms, ["elwood.innosoft.com"]);
@@ -37,95 +37,12 @@ pub struct Challenge {
     pub utf8: bool,
 }
 
-pub(crate) fn text(
-    value: &[u8],
-    utf8: bool,
-    directive: &'static str,
-) -> Result<String, ParseError> {
-    if utf8 {
-        String::from_utf8(value.to_vec()).map_err(|_| ParseError::InvalidUtf8(directive))
-    } else {
-        Ok(latin1_decode(value))
-    }
-}
-
-pub(crate) fn set_once<T>(
-    slot: &mut Option<T>,
-    value: T,
-    name: &'static str,
-) -> Result<(), ParseError> {
-    if slot.is_some() {
-        return Err(ParseError::Duplicate(name));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
-pub(crate) fn parse_maxbuf(v: &[u8]) -> Result<u32, ParseError> {
-    const BAD: ParseError = ParseError::InvalidValue {
-        directive: "maxbuf",
-        reason: "must be a number in 17..=16777215",
-    };
-    if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
-        return Err(BAD);
-    }
-    let n: u32 = std::str::from_utf8(v)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(BAD)?;
-    if n <= MAXBUF_MIN_EXCLUSIVE || n > MAXBUF_MAX {
-        return Err(BAD);
-    }
-    Ok(n)
-}
-
-pub(crate) fn check_charset(v: &[u8]) -> Result<(), ParseError> {
-    if v.eq_ignore_ascii_case(b"utf-8") {
-        Ok(())
-    } else {
-        Err(ParseError::InvalidValue {
-            directive: "charset",
-            reason: "only utf-8 is defined",
-        })
-    }
-}
-
 /// Splits a comma-separated token list (qop-options, cipher-opts).
 fn list(v: &[u8]) -> impl Iterator<Item = &str> {
     v.split(|&b| b == b',')
         .filter_map(|t| std::str::from_utf8(t).ok())
         .map(str::trim)
         .filter(|t| !t.is_empty())
-}
-
-/// Lexes a token of at most `limit` bytes and reads its `charset` (at most once, only
-/// `utf-8`); under `charset=utf-8` every value must be UTF-8 (`names`: the
-/// directives to name in the error).
-pub(crate) fn lex<'a>(
-    input: &'a [u8],
-    limit: usize,
-    names: &[&'static str],
-) -> Result<(Vec<directives::Directive<'a>>, bool), ParseError> {
-    if input.len() > limit {
-        return Err(ParseError::TooLong {
-            len: input.len(),
-            limit,
-        });
-    }
-    let ds = directives::parse(input)?;
-    let mut utf8 = None;
-    for d in ds.iter().filter(|d| d.is("charset")) {
-        check_charset(&d.value)?;
-        set_once(&mut utf8, true, "charset")?;
-    }
-    let utf8 = utf8.unwrap_or(false);
-    if utf8 {
-        if let Some(d) = ds.iter().find(|d| std::str::from_utf8(&d.value).is_err()) {
-            let name = names.iter().copied().find(|n| d.is(n));
-            return Err(ParseError::InvalidUtf8(name.unwrap_or("directive")));
-        }
-    }
-    Ok((ds, utf8))
 }
 
 impl Challenge {

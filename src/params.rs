@@ -1,4 +1,5 @@
-//! Small shared vocabulary: quality of protection, ciphers, sides.
+//! The parameters both sides negotiate: quality of protection, ciphers, sides and
+//! the maxbuf rules.
 
 use std::fmt;
 
@@ -276,3 +277,9 @@ pub const MAXBUF_MIN_EXCLUSIVE: u32 = 16;
 pub const MAXBUF_MAX: u32 = 0xFF_FFFF;
 /// `maxbuf` when the directive is absent.
 pub const MAXBUF_DEFAULT: u32 = 65536;
+
+/// Whether `n` is a `maxbuf` a peer may advertise or we may configure
+/// (`MAXBUF_MIN_EXCLUSIVE < n <= MAXBUF_MAX`): the one place this rule is written.
+pub(crate) fn maxbuf_in_range(n: u32) -> bool {
+    n > MAXBUF_MIN_EXCLUSIVE && n <= MAXBUF_MAX
+}

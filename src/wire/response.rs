@@ -1,8 +1,7 @@
 //! The digest-response (RFC 2831 §2.1.2) and response-auth (§2.1.3), typed.
 
-use crate::challenge::{lex, parse_maxbuf, set_once, text};
+use super::lexer::{lex, parse_maxbuf, set_once, text, Emitter};
 use crate::digest::{latin1_decode, latin1_or_utf8, nc_hex};
-use crate::directives::{self, Emitter};
 use crate::error::ParseError;
 use crate::{Cipher, Qop, MAXBUF_DEFAULT};
 
@@ -205,7 +204,7 @@ pub fn parse_rspauth(input: &[u8]) -> Result<[u8; 32], ParseError> {
         });
     }
     let mut found = None;
-    for d in directives::parse(input)? {
+    for d in super::lexer::parse(input)? {
         if d.is("rspauth") {
             let v = &*d.value;
             if v.len() != 32 || !v.iter().all(u8::is_ascii_hexdigit) {
