@@ -555,3 +555,158 @@ impl DigestServer {
         }
     }
 }
+
+/// This crate's view of an rsasl [`SessionError`]: the one documented way from any
+/// error an rsasl `Session` returns to this crate's [`Error`], and the questions
+/// applications ask of it.
+///
+/// ```
+/// use rsasl::prelude::SessionError;
+/// use sasl_digest_md5::mechanism::SessionErrorExt;
+/// fn report(e: &SessionError) -> &'static str {
+///     if e.is_bad_credentials() {
+///         "wrong user name or password (or a server that does not know it)"
+///     } else if e.is_downgrade() {
+///         "the peer offered less protection than required"
+///     } else if let Some(layer) = e.layer_error() {
+///         let _ = layer; // a tampered, replayed or oversized frame
+///         "the security layer refused a message"
+///     } else {
+///         "other"
+///     }
+/// }
+/// assert_eq!(report(&SessionError::MutualAuthenticationFailed), "wrong user name or password (or a server that does not know it)");
+/// ```
+pub trait SessionErrorExt {
+    /// The DIGEST-MD5 error behind this rsasl error, if it came from this mechanism
+    /// (every failure of a step, encode or decode does, except "more input needed",
+    /// which is [`SessionError::InputDataRequired`], and a failed mutual
+    /// authentication, which is [`SessionError::MutualAuthenticationFailed`]).
+    fn digest_error(&self) -> Option<&Error>;
+
+    /// The security-layer error behind a failed `encode`/`decode`.
+    fn layer_error(&self) -> Option<&crate::LayerError> {
+        match self.digest_error() {
+            Some(Error::Layer(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Wrong password or unknown user (server: [`Error::LogonDenied`]), or a server
+    /// that failed to prove it knows the password (client).
+    fn is_bad_credentials(&self) -> bool;
+
+    /// A side refused to go on with less protection than its policy demands
+    /// ([`Error::DowngradeRefused`]).
+    fn is_downgrade(&self) -> bool {
+        self.digest_error().is_some_and(Error::is_downgrade)
+    }
+
+    /// The peer did something wrong ([`Error::is_peer_fault`]).
+    fn is_peer_fault(&self) -> bool;
+}
+
+impl SessionErrorExt for SessionError {
+    fn digest_error(&self) -> Option<&Error> {
+        match self {
+            SessionError::MechanismError(e) => {
+                let e: &(dyn std::error::Error + 'static) = &**e;
+                e.downcast_ref::<DigestMechanismError>().map(|d| &d.0)
+            }
+            _ => None,
+        }
+    }
+
+    fn is_bad_credentials(&self) -> bool {
+        matches!(self, SessionError::MutualAuthenticationFailed)
+            || self.digest_error().is_some_and(Error::is_bad_credentials)
+    }
+
+    fn is_peer_fault(&self) -> bool {
+        matches!(self, SessionError::MutualAuthenticationFailed)
+            || self.digest_error().is_some_and(Error::is_peer_fault)
+    }
+}
+
+/// A callback wrapper that keeps the [`Outcome`] of the exchange, so that what was
+/// negotiated is one call away after an rsasl authentication: wrap the application's
+/// callback, build the `SASLConfig` with it, and ask the handle afterwards.
+///
+/// ```
+/// use rsasl::prelude::*;
+/// use sasl_digest_md5::mechanism::KeepOutcome;
+/// # struct AppCallback; impl rsasl::callback::SessionCallback for AppCallback {}
+/// let (callback, outcome) = KeepOutcome::wrap(AppCallback);
+/// let config = SASLConfig::builder()
+///     .with_registry(Registry::with_mechanisms(&[sasl_digest_md5::DIGEST_MD5]))
+///     .with_callback(callback)?;
+/// // ... authenticate a session made from `config` ...
+/// assert!(outcome.negotiated().is_none()); // Some(..) once the exchange finished
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct KeepOutcome<C> {
+    inner: C,
+    slot: OutcomeHandle,
+}
+
+/// Where [`KeepOutcome`] puts the outcome; cheap to clone, shared with the callback.
+/// With a `SASLConfig` shared by several sessions it holds the last exchange's
+/// outcome.
+#[derive(Debug, Clone, Default)]
+pub struct OutcomeHandle(Arc<Mutex<Option<Outcome>>>);
+
+impl OutcomeHandle {
+    /// The whole outcome of the last finished exchange (client: with its
+    /// reauthentication ticket).
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// What the last finished exchange negotiated (qop, cipher, ssf, both maxbufs,
+    /// identities).
+    pub fn negotiated(&self) -> Option<Negotiated> {
+        self.outcome().map(|o| o.negotiated)
+    }
+
+    /// Client: the ticket for a later reauthentication.
+    pub fn reauth_ticket(&self) -> Option<ReauthTicket> {
+        self.outcome().and_then(|o| o.reauth_ticket)
+    }
+}
+
+impl<C> KeepOutcome<C> {
+    /// Wraps `inner`; every request but the outcome action goes to it.
+    pub fn wrap(inner: C) -> (Self, OutcomeHandle) {
+        let slot = OutcomeHandle::default();
+        (
+            KeepOutcome {
+                inner,
+                slot: slot.clone(),
+            },
+            slot,
+        )
+    }
+}
+
+impl<C: rsasl::callback::SessionCallback> rsasl::callback::SessionCallback for KeepOutcome<C> {
+    fn callback(
+        &self,
+        session_data: &rsasl::callback::SessionData,
+        context: &rsasl::callback::Context,
+        request: &mut rsasl::callback::Request,
+    ) -> Result<(), SessionError> {
+        if let Some(outcome) = request.get_action::<DigestOutcome>() {
+            *self.slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome.clone());
+        }
+        self.inner.callback(session_data, context, request)
+    }
+
+    fn validate(
+        &self,
+        session_data: &rsasl::callback::SessionData,
+        context: &rsasl::callback::Context,
+        validate: &mut rsasl::validate::Validate<'_>,
+    ) -> Result<(), rsasl::validate::ValidationError> {
+        self.inner.validate(session_data, context, validate)
+    }
+}

@@ -9,11 +9,12 @@ use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
 use rsasl::validate::{NoValidation, Validate, ValidationError};
 use sasl_digest_md5::mechanism::{
     ClientPolicy, DigestClientPolicy, DigestOutcome, DigestReauthTicket, DigestServerPolicy,
-    OfferedRealms, Outcome, ServerPolicy,
+    KeepOutcome, OfferedRealms, Outcome, ServerPolicy, SessionErrorExt,
 };
 use sasl_digest_md5::stream::SecureStream;
 use sasl_digest_md5::{
-    Cipher, CipherSet, Qop, QopSet, ReauthCache, ReauthTicket, Requirements, DIGEST_MD5,
+    Cipher, CipherSet, Downgrade, Error, Qop, QopSet, ReauthCache, ReauthTicket, Requirements,
+    DIGEST_MD5,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -212,7 +213,76 @@ fn wrong_password_is_an_outcome_error() {
     client.step(Some(&ch), &mut resp).unwrap();
     let err = server.step(Some(&resp), &mut Vec::new()).unwrap_err();
     assert!(err.is_mechanism_error(), "{err:?}");
+    // One documented way from the rsasl error to this crate's.
+    assert!(
+        matches!(err.digest_error(), Some(Error::LogonDenied)),
+        "{err:?}"
+    );
+    assert!(err.is_bad_credentials() && err.is_peer_fault() && !err.is_downgrade());
     assert_eq!(server.validation(), None);
+}
+
+#[test]
+fn negotiated_is_one_call_away_with_keep_outcome() {
+    let cb = ClientCb {
+        password: "secret",
+        policy: ClientPolicy::require_confidentiality(),
+        ..Default::default()
+    };
+    let (callback, outcome) = KeepOutcome::wrap(cb);
+    let config = SASLConfig::builder()
+        .with_registry(Registry::with_mechanisms(MECHS))
+        .with_callback(callback)
+        .unwrap();
+    let scfg = SASLConfig::builder()
+        .with_registry(Registry::with_mechanisms(MECHS))
+        .with_callback(ServerCb {
+            policy: ServerPolicy {
+                realms: vec!["example.com".into()],
+                ..ServerPolicy::offer_layers()
+            },
+        })
+        .unwrap();
+    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
+    let client = SASLClient::new(config).start_suggested(&[name]).unwrap();
+    let server = SASLServer::<Authenticated>::new(scfg)
+        .start_suggested(name)
+        .unwrap();
+    assert!(outcome.negotiated().is_none());
+    authenticate((client, server, Arc::new(ClientCb::default()))).unwrap();
+    let n = outcome.negotiated().expect("the outcome was kept");
+    assert_eq!(
+        (n.qop, n.cipher, n.ssf),
+        (Qop::AuthConf, Some(Cipher::Rc4), 128)
+    );
+    assert_eq!((n.own_maxbuf, n.peer_maxbuf), (65536, 65536));
+    assert!(outcome.reauth_ticket().is_some());
+}
+
+#[test]
+fn downgrade_through_rsasl_is_typed() {
+    let cb = ClientCb {
+        password: "secret",
+        policy: ClientPolicy::require_confidentiality(),
+        ..Default::default()
+    };
+    let (mut client, mut server, _) = sessions(
+        cb,
+        ServerPolicy {
+            qops: QopSet::only(Qop::Auth),
+            ..server_policy()
+        },
+    );
+    let mut ch = Vec::new();
+    server.step(None, &mut ch).unwrap();
+    let err = client.step(Some(&ch), &mut Vec::new()).unwrap_err();
+    assert!(err.is_downgrade() && err.is_peer_fault(), "{err:?}");
+    assert!(matches!(
+        err.digest_error(),
+        Some(Error::DowngradeRefused(
+            Downgrade::ConfidentialityNotOffered { .. }
+        ))
+    ));
 }
 
 #[test]
