@@ -636,9 +636,10 @@ impl SessionErrorExt for SessionError {
 /// use rsasl::prelude::*;
 /// use sasl_digest_md5::mechanism::KeepOutcome;
 /// # struct AppCallback; impl rsasl::callback::SessionCallback for AppCallback {}
+/// static MECHS: &[Mechanism] = &[sasl_digest_md5::DIGEST_MD5];
 /// let (callback, outcome) = KeepOutcome::wrap(AppCallback);
 /// let config = SASLConfig::builder()
-///     .with_registry(Registry::with_mechanisms(&[sasl_digest_md5::DIGEST_MD5]))
+///     .with_registry(Registry::with_mechanisms(MECHS))
 ///     .with_callback(callback)?;
 /// // ... authenticate a session made from `config` ...
 /// assert!(outcome.negotiated().is_none()); // Some(..) once the exchange finished
