@@ -21,8 +21,10 @@ pub mod context;
 pub mod digest;
 pub mod error;
 pub mod layer;
+#[cfg(feature = "rsasl")]
 pub mod mechanism;
 mod params;
+#[cfg(all(feature = "tokio", feature = "rsasl"))]
 pub mod stream;
 pub mod wire;
 
@@ -43,6 +45,7 @@ pub use error::{
     UriPart,
 };
 pub use layer::LayerError;
+#[cfg(feature = "rsasl")]
 pub use mechanism::DIGEST_MD5;
 pub use params::{
     Cipher, CipherSet, Qop, QopSet, Side, MAXBUF_DEFAULT, MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE,

@@ -12,7 +12,7 @@
 //! // ... send `response`, then feed the server's `rspauth=...` to `client.step` ...
 //! ```
 //!
-//! Where the client decides: [`ClientContext::choose_protection`] picks qop and
+//! Where the client decides: `ClientContext::choose_protection` picks qop and
 //! cipher from the challenge under the [`ClientPolicy`]; a reauthentication ticket is
 //! checked against the same policy before it is used.
 
