@@ -10,6 +10,8 @@ pub mod error;
 pub mod layer;
 pub mod mechanism;
 pub mod reauth;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 pub mod response;
 pub mod server;
 pub mod stream;
