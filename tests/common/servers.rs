@@ -23,6 +23,8 @@ pub enum Kind {
     /// ejabberd, internal auth with plain passwords (domain `localhost`);
     /// alice, bob. Does not check the DIGEST-MD5 authzid.
     Ejabberd,
+    /// Redis without persistence (the shared reauthentication store).
+    Redis,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Dovecot => "dovecot",
             Kind::Prosody => "prosody",
             Kind::Ejabberd => "ejabberd",
+            Kind::Redis => "redis",
         }
     }
 
@@ -151,6 +154,33 @@ impl Server {
     /// `127.0.0.1:PORT`
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server now, keeping its directory and port (see [`Server::restart`]).
+    pub fn stop(&self) {
+        let out = run_script(self.kind, "stop", &self.dir, self.port, &[]);
+        assert!(
+            out.status.success(),
+            "{} stop failed: {}",
+            self.kind.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts a stopped server again on the same port and directory.
+    pub fn restart(&mut self) {
+        let out = run_script(self.kind, "start", &self.dir, self.port, &[]);
+        assert!(
+            out.status.success(),
+            "{} restart on port {} failed:\n{}{}",
+            self.kind.name(),
+            self.port,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.pid = std::fs::read_to_string(self.kind.pid_file(&self.dir))
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
     }
 
     /// The tail of the server's log, for assertion messages.
