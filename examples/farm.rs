@@ -80,7 +80,11 @@ fn run() -> Result<(), Error> {
     let value = |name: &str| {
         args.iter()
             .position(|a| a == name)
-            .map(|i| args.get(i + 1).cloned().ok_or(format!("{name} needs a value")))
+            .map(|i| {
+                args.get(i + 1)
+                    .cloned()
+                    .ok_or(format!("{name} needs a value"))
+            })
             .transpose()
     };
     let url = value("--redis")?.ok_or("usage: farm --redis redis://HOST:PORT [--bench N]")?;

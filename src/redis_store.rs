@@ -404,7 +404,8 @@ impl ReauthStore for RedisReauthStore {
         let field = cnonce_field(cnonce);
         let ttl = millis(self.ttl);
         let _ = self.run(|con| {
-            self.scripts.record
+            self.scripts
+                .record
                 .key(&state)
                 .key(&flight)
                 .arg(&binding_args(&binding)[..])
@@ -418,7 +419,8 @@ impl ReauthStore for RedisReauthStore {
         let (state, flight) = self.keys(nonce);
         let field = cnonce_field(a.cnonce);
         let answer: Vec<String> = self.run(|con| {
-            self.scripts.reserve
+            self.scripts
+                .reserve
                 .key(&state)
                 .key(&flight)
                 .arg(&binding_args(a.binding)[..])
@@ -454,7 +456,8 @@ impl ReauthStore for RedisReauthStore {
         let (state, flight) = self.keys(nonce);
         let ttl = millis(self.ttl);
         let _ = self.run(|con| {
-            self.scripts.commit
+            self.scripts
+                .commit
                 .key(&state)
                 .key(&flight)
                 .arg(nc)
@@ -466,7 +469,8 @@ impl ReauthStore for RedisReauthStore {
     fn release(&self, nonce: &[u8], nc: u32) {
         let (state, flight) = self.keys(nonce);
         let _ = self.run(|con| {
-            self.scripts.release
+            self.scripts
+                .release
                 .key(&state)
                 .key(&flight)
                 .arg(nc)
@@ -484,7 +488,10 @@ mod tests {
         let s = RedisReauthStore::open("redis://127.0.0.1:1/")
             .unwrap()
             .prefix("p:");
-        assert_eq!(s.keys(b"\x00\xffA"), ("p:{00ff41}".into(), "p:{00ff41}:f".into()));
+        assert_eq!(
+            s.keys(b"\x00\xffA"),
+            ("p:{00ff41}".into(), "p:{00ff41}:f".into())
+        );
     }
 
     #[test]

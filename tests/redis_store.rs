@@ -151,7 +151,10 @@ fn reauthentication_on_another_node_then_nc3_on_the_first() {
     let keys = dump(&redis);
     assert_eq!(keys.len(), 1, "one hash, no reservation left: {keys:?}");
     let (key, fields) = &keys[0];
-    assert!(key.starts_with("test-farm:{") && key.ends_with('}'), "{key}");
+    assert!(
+        key.starts_with("test-farm:{") && key.ends_with('}'),
+        "{key}"
+    );
     let get = |f: &str| fields.iter().find(|(k, _)| k == f).map(|(_, v)| v.as_str());
     assert_eq!(get("user"), Some("alice"));
     assert_eq!(get("realm"), Some("example.com"));
@@ -246,7 +249,10 @@ fn a_repeated_cnonce_under_a_layer_is_refused_across_nodes() {
         cnonce: b"same",
         layer: true,
     };
-    assert_eq!(a.reserve(&nonce, &attempt), Err(ReauthRefusal::RepeatedCnonce));
+    assert_eq!(
+        a.reserve(&nonce, &attempt),
+        Err(ReauthRefusal::RepeatedCnonce)
+    );
 }
 
 #[test]
@@ -282,7 +288,10 @@ fn store_protocol_on_redis() {
         })
     );
     for old in [&b"c1"[..], b"c2"] {
-        assert_eq!(a.reserve(b"n", &at(3, old)), Err(ReauthRefusal::RepeatedCnonce));
+        assert_eq!(
+            a.reserve(b"n", &at(3, old)),
+            Err(ReauthRefusal::RepeatedCnonce)
+        );
     }
     // realm None and Some("") differ; so does an authzid.
     for other in [
@@ -324,10 +333,16 @@ fn store_protocol_on_redis() {
     assert_eq!(b.reserve(b"n", &at(4, b"c4")), Ok(()));
     b.commit(b"n", 4, b"c4");
     // B's limit is nc=4.
-    assert_eq!(b.reserve(b"n", &at(5, b"c5")), Err(ReauthRefusal::Exhausted));
+    assert_eq!(
+        b.reserve(b"n", &at(5, b"c5")),
+        Err(ReauthRefusal::Exhausted)
+    );
     // A late release of an old reservation changes nothing.
     a.release(b"n", 3);
-    assert_eq!(b.reserve(b"n", &at(5, b"c5")), Err(ReauthRefusal::Exhausted));
+    assert_eq!(
+        b.reserve(b"n", &at(5, b"c5")),
+        Err(ReauthRefusal::Exhausted)
+    );
     assert_eq!((a.failures(), b.failures()), (0, 0));
 }
 
@@ -347,7 +362,11 @@ fn redis_stopped_falls_back_to_full_authentication_and_recovers_after_restart() 
     let stale = reauth(&mut c, &mut on_b).expect_err("accepted without Redis");
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     finish_after_stale(&mut c, &mut on_b, &stale);
-    assert!(b.failures() >= 2, "reserve and record failed: {}", b.failures());
+    assert!(
+        b.failures() >= 2,
+        "reserve and record failed: {}",
+        b.failures()
+    );
     // The same on A.
     let mut on_a = node(&a);
     let stale = reauth(&mut c, &mut on_a).expect_err("accepted without Redis");
