@@ -257,26 +257,42 @@ impl Conn {
 fn bench(total: u32, a: Arc<RedisReauthStore>, b: Arc<RedisReauthStore>) -> Result<(), Error> {
     let total = total.max(1);
     let memory: Arc<dyn ReauthStore> = ReauthCache::new(1024, Duration::from_secs(600));
-    let in_memory = run_bench(total, [memory.clone(), memory])?;
-    let redis = run_bench(total, [a.clone() as Arc<dyn ReauthStore>, b.clone()])?;
-    println!("{total} reauthentications each (client + server work, one thread, no TCP):");
-    println!(
-        "  in-memory ReauthCache: {:>8.0} reauthentications/s",
-        in_memory
-    );
-    println!(
-        "  RedisReauthStore:      {:>8.0} reauthentications/s (2 Redis round trips each: reserve, commit)",
-        redis
-    );
+    let redis: [Arc<dyn ReauthStore>; 2] = [a.clone(), b.clone()];
+    println!("{total} reauthentications per run (client + server work, no TCP; nodes alternate):");
+    for threads in [1, 4] {
+        let in_memory = parallel(total, threads, [memory.clone(), memory.clone()])?;
+        let shared = parallel(total, threads, redis.clone())?;
+        println!(
+            "  {threads} thread(s): in-memory ReauthCache {in_memory:>8.0}/s, \
+             RedisReauthStore {shared:>8.0}/s (2 Redis round trips each: reserve, commit)"
+        );
+    }
     if a.failures() + b.failures() > 0 {
         return Err("Redis calls failed during the benchmark".into());
     }
     Ok(())
 }
 
-/// Reauthentications per second: first authentications are not counted; each nonce
-/// serves 200 reauthentications (below the default nc limit of 256).
-fn run_bench(total: u32, nodes: [Arc<dyn ReauthStore>; 2]) -> Result<f64, Error> {
+/// `total` reauthentications spread over `threads` threads: reauthentications per
+/// second of wall-clock time.
+fn parallel(total: u32, threads: u32, nodes: [Arc<dyn ReauthStore>; 2]) -> Result<f64, Error> {
+    let per = (total / threads).max(1);
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let nodes = nodes.clone();
+            thread::spawn(move || run_bench(per, nodes))
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| "a benchmark thread panicked")??;
+    }
+    Ok(f64::from(per * threads) / start.elapsed().as_secs_f64())
+}
+
+/// `total` reauthentications, 200 per nonce (below the default nc limit of 256), each
+/// nonce after a first authentication; returns the time spent in reauthentications.
+fn run_bench(total: u32, nodes: [Arc<dyn ReauthStore>; 2]) -> Result<Duration, Error> {
     let mut done = 0u32;
     let mut spent = Duration::ZERO;
     while done < total {
@@ -307,5 +323,5 @@ fn run_bench(total: u32, nodes: [Arc<dyn ReauthStore>; 2]) -> Result<f64, Error>
         }
         spent += start.elapsed();
     }
-    Ok(f64::from(total) / spent.as_secs_f64())
+    Ok(spent)
 }
