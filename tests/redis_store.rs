@@ -440,3 +440,99 @@ fn an_expired_nonce_gets_stale() {
     finish_after_stale(&mut c, &mut on_a, &stale);
     assert_eq!((a.failures(), b.failures()), (0, 0));
 }
+
+/// The rsasl server side: `ServerPolicy::reauth_cache` takes the Redis store too.
+mod through_rsasl {
+    use super::*;
+    use rsasl::callback::{Context, Request, SessionCallback, SessionData};
+    use rsasl::prelude::*;
+    use rsasl::property::{AuthId, Hostname, Password, Service};
+    use rsasl::validate::{Validate, ValidationError};
+    use sasl_digest_md5::mechanism::{DigestServerPolicy, ServerPolicy};
+    use sasl_digest_md5::{ReauthStore, DIGEST_MD5};
+
+    static MECHS: &[Mechanism] = &[DIGEST_MD5];
+
+    struct Node(ServerPolicy);
+    struct User;
+    impl Validation for User {
+        type Value = String;
+    }
+
+    impl SessionCallback for Node {
+        fn callback(
+            &self,
+            _: &SessionData,
+            ctx: &Context,
+            req: &mut Request,
+        ) -> Result<(), SessionError> {
+            if req.is::<Password>() {
+                if ctx.get_ref::<AuthId>() == Some("alice") {
+                    req.satisfy::<Password>(b"secret")?;
+                }
+                return Ok(());
+            }
+            req.satisfy::<Service>("ldap")?
+                .satisfy::<Hostname>("ldap.example.com")?
+                .satisfy::<DigestServerPolicy>(&self.0)?;
+            Ok(())
+        }
+        fn validate(
+            &self,
+            _: &SessionData,
+            ctx: &Context,
+            v: &mut Validate<'_>,
+        ) -> Result<(), ValidationError> {
+            v.finalize::<User>(ctx.get_ref::<AuthId>().unwrap_or_default().to_owned());
+            Ok(())
+        }
+    }
+
+    fn session(store: &Arc<RedisReauthStore>) -> Session<User> {
+        let policy = ServerPolicy {
+            realms: vec!["example.com".into()],
+            qops: QopSet::ALL,
+            reauth_cache: Some(Arc::clone(store) as Arc<dyn ReauthStore>),
+            ..ServerPolicy::default()
+        };
+        let cfg = SASLConfig::builder()
+            .with_registry(Registry::with_mechanisms(MECHS))
+            .with_callback(Node(policy))
+            .unwrap();
+        SASLServer::<User>::new(cfg)
+            .start_suggested(Mechname::parse(b"DIGEST-MD5").unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn reauthentication_across_rsasl_server_sessions() {
+        let redis = Server::start(Kind::Redis);
+        let (a, b) = (Arc::new(node_store(&redis)), Arc::new(node_store(&redis)));
+        let mut c = ClientContext::new(client().requirements(Requirements::INTEGRITY)).unwrap();
+        let mut on_a = session(&a);
+        let mut challenge = Vec::new();
+        on_a.step(None, &mut challenge).unwrap();
+        let response = cont(c.step(Some(&challenge)).unwrap());
+        let mut ok = Vec::new();
+        on_a.step(Some(&response), &mut ok).unwrap();
+        assert_eq!(c.step(Some(&ok)).unwrap(), Step::Complete(None));
+
+        // nc=2 on node B, through an rsasl session there.
+        let tok = cont(c.step(None).unwrap());
+        let mut on_b = session(&b);
+        let mut ok = Vec::new();
+        assert_eq!(
+            on_b.step(Some(&tok), &mut ok).unwrap(),
+            State::Finished(MessageSent::Yes)
+        );
+        assert_eq!(on_b.validation().as_deref(), Some("alice"));
+        assert_eq!(c.step(Some(&ok)).unwrap(), Step::Complete(None));
+        assert_eq!(c.negotiated().unwrap().nc, 2);
+        // Replayed on node A: a stale challenge, not an acceptance.
+        let mut again = session(&a);
+        let mut stale = Vec::new();
+        assert!(again.step(Some(&tok), &mut stale).unwrap().is_running());
+        assert!(is_stale(&stale));
+        assert!(again.validation().is_none());
+    }
+}
