@@ -30,8 +30,8 @@
 //! accepted authentication (Redis `PEXPIRE`). A reservation in progress is a second key,
 //! `PREFIX{hex(nonce)}:f`, with its own short expiry
 //! ([`in_flight_ttl`](RedisReauthStore::in_flight_ttl)) so that a node that dies while
-//! verifying does not lock the nonce for good. Both keys share a hash tag, so the
-//! scripts also run on Redis Cluster. No password, H(A1) or session key is ever sent to
+//! verifying does not lock the nonce for good. Both keys share a hash tag (one Redis
+//! Cluster slot), although this store talks to a single Redis server. No password, H(A1) or session key is ever sent to
 //! Redis: a node verifying a reauthentication looks the user's secret up again, as for
 //! a first authentication.
 //!
@@ -48,7 +48,9 @@
 //! Every call is bounded by [`timeout`](RedisReauthStore::timeout) (default 500 ms):
 //! connecting, sending and waiting for the answer together, with one immediate retry
 //! on a fresh connection when a pooled one turns out to be dead (Redis restarted)
-//! while time remains. When Redis is unreachable, slow or restarted:
+//! while time remains. A call is one request (`EVALSHA`; plus `EVAL` once after a
+//! Redis restart), each waiting at most the time left. A connection that timed out is
+//! dropped, never reused. When Redis is unreachable, slow or restarted:
 //! - `reserve` refuses with [`ReauthRefusal::Unavailable`]: the server answers with a
 //!   fresh `stale=true` challenge, i.e. the client authenticates in full. A
 //!   reauthentication the store could not record is never accepted.
@@ -58,6 +60,10 @@
 //!   in-flight marker expires after `in_flight_ttl`.
 //! - `release` fails silently: the nonce-count stays used up; the genuine client's
 //!   next reauthentication gets `stale=true` and a full authentication.
+//!
+//! - a reservation whose answer timed out may still be carried out by Redis later:
+//!   the nonce-count is then used up (and its in-flight marker expires); never
+//!   accepted twice.
 //!
 //! Nothing panics and nothing blocks longer than the timeout (plus scheduling).
 //! [`failures`](RedisReauthStore::failures) counts the calls that failed. Redis
@@ -176,7 +182,38 @@ impl RedisReauthStore {
 
     /// Checks that Redis answers within the timeout (`PING`).
     pub fn ping(&self) -> Result<(), ReauthRefusal> {
-        self.run(|con| redis::cmd("PING").query::<String>(con).map(drop))
+        self.run(|con, deadline| {
+            set_timeouts(con, deadline)?;
+            redis::cmd("PING").query::<String>(con).map(drop)
+        })
+    }
+
+    /// Runs one of the scripts: `EVALSHA`, and `EVAL` (which also caches it) if Redis
+    /// does not know it (after a restart). One request per call otherwise; each waits
+    /// at most the time left before the deadline.
+    fn eval<T: redis::FromRedisValue>(
+        &self,
+        lua: &Lua,
+        nonce: &[u8],
+        args: &[&str],
+    ) -> Result<T, ReauthRefusal> {
+        let state = self.key(nonce);
+        let flight = format!("{state}:f");
+        self.run(|con, deadline| {
+            let call = |cmd: &str, script: &str| {
+                let mut c = redis::cmd(cmd);
+                c.arg(script).arg(2).arg(&state).arg(&flight).arg(args);
+                c
+            };
+            set_timeouts(con, deadline)?;
+            match call("EVALSHA", lua.script.get_hash()).query(con) {
+                Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+                    set_timeouts(con, deadline)?;
+                    call("EVAL", lua.source).query(con)
+                }
+                r => r,
+            }
+        })
     }
 
     fn key(&self, nonce: &[u8]) -> String {
@@ -188,23 +225,19 @@ impl RedisReauthStore {
         k
     }
 
-    fn keys(&self, nonce: &[u8]) -> (String, String) {
-        let state = self.key(nonce);
-        let flight = format!("{state}:f");
-        (state, flight)
-    }
-
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<redis::Connection>> {
         // A poisoned lock only means another thread panicked while holding it; the
         // vector of idle connections stays valid.
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` on a connection, within the timeout. A pooled connection that turns
-    /// out to be dead (Redis restarted) is replaced once, if time remains.
+    /// Runs `f` on a connection, within the timeout (`f` gets the deadline and sets
+    /// the socket timeouts before each request with [`set_timeouts`]). A pooled
+    /// connection that turns out to be dead (Redis restarted) is replaced once, if time
+    /// remains.
     fn run<T>(
         &self,
-        f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
+        f: impl Fn(&mut redis::Connection, Instant) -> redis::RedisResult<T>,
     ) -> Result<T, ReauthRefusal> {
         let deadline = Instant::now() + self.timeout;
         let pooled = self.idle().pop();
@@ -226,7 +259,7 @@ impl RedisReauthStore {
     fn fresh<T>(
         &self,
         deadline: Instant,
-        f: &impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
+        f: &impl Fn(&mut redis::Connection, Instant) -> redis::RedisResult<T>,
     ) -> redis::RedisResult<T> {
         let left = remaining(deadline)?;
         let con = self.client.get_connection_with_timeout(left)?;
@@ -237,12 +270,9 @@ impl RedisReauthStore {
         &self,
         mut con: redis::Connection,
         deadline: Instant,
-        f: &impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
+        f: &impl Fn(&mut redis::Connection, Instant) -> redis::RedisResult<T>,
     ) -> redis::RedisResult<T> {
-        let left = remaining(deadline)?;
-        con.set_read_timeout(Some(left))?;
-        con.set_write_timeout(Some(left))?;
-        let r = f(&mut con);
+        let r = f(&mut con, deadline);
         // A connection that failed at the transport level may hold half an answer:
         // drop it. One that got an error reply from Redis is fine.
         let reusable = match &r {
@@ -257,6 +287,13 @@ impl RedisReauthStore {
         }
         r
     }
+}
+
+/// Socket timeouts for the next request: the time left before `deadline`.
+fn set_timeouts(con: &mut redis::Connection, deadline: Instant) -> redis::RedisResult<()> {
+    let left = remaining(deadline)?;
+    con.set_read_timeout(Some(left))?;
+    con.set_write_timeout(Some(left))
 }
 
 /// Time left before `deadline`, or a timeout error.
@@ -378,59 +415,68 @@ redis.call('DEL', KEYS[2])
 return 1
 ";
 
-/// The four scripts, hashed once per store (`EVALSHA`, loaded again after a Redis
-/// restart).
+/// A script and its SHA1 (for `EVALSHA`).
+struct Lua {
+    source: &'static str,
+    script: redis::Script,
+}
+
+impl Lua {
+    fn new(source: &'static str) -> Self {
+        Lua {
+            source,
+            script: redis::Script::new(source),
+        }
+    }
+}
+
+/// The four scripts, hashed once per store.
 struct Scripts {
-    record: redis::Script,
-    reserve: redis::Script,
-    commit: redis::Script,
-    release: redis::Script,
+    record: Lua,
+    reserve: Lua,
+    commit: Lua,
+    release: Lua,
 }
 
 impl Scripts {
     fn new() -> Self {
         Scripts {
-            record: redis::Script::new(RECORD),
-            reserve: redis::Script::new(RESERVE),
-            commit: redis::Script::new(COMMIT),
-            release: redis::Script::new(RELEASE),
+            record: Lua::new(RECORD),
+            reserve: Lua::new(RESERVE),
+            commit: Lua::new(COMMIT),
+            release: Lua::new(RELEASE),
         }
     }
 }
 
 impl ReauthStore for RedisReauthStore {
     fn record(&self, nonce: &[u8], binding: ReauthBinding, cnonce: &[u8]) {
-        let (state, flight) = self.keys(nonce);
-        let field = cnonce_field(cnonce);
-        let ttl = millis(self.ttl);
-        let _ = self.run(|con| {
-            self.scripts
-                .record
-                .key(&state)
-                .key(&flight)
-                .arg(&binding_args(&binding)[..])
-                .arg(&field)
-                .arg(ttl)
-                .invoke::<i64>(con)
-        });
+        let [user, rflag, realm, aflag, authzid, uri] = binding_args(&binding);
+        let (field, ttl) = (cnonce_field(cnonce), millis(self.ttl).to_string());
+        let args = [user, rflag, realm, aflag, authzid, uri, &field, &ttl];
+        let _ = self.eval::<i64>(&self.scripts.record, nonce, &args);
     }
 
     fn reserve(&self, nonce: &[u8], a: &ReauthAttempt<'_>) -> Result<(), ReauthRefusal> {
-        let (state, flight) = self.keys(nonce);
+        let [user, rflag, realm, aflag, authzid, uri] = binding_args(a.binding);
         let field = cnonce_field(a.cnonce);
-        let answer: Vec<String> = self.run(|con| {
-            self.scripts
-                .reserve
-                .key(&state)
-                .key(&flight)
-                .arg(&binding_args(a.binding)[..])
-                .arg(&field)
-                .arg(a.nc)
-                .arg(if a.layer { "1" } else { "0" })
-                .arg(self.max_nc)
-                .arg(millis(self.in_flight_ttl))
-                .invoke(con)
-        })?;
+        let (nc, max_nc) = (a.nc.to_string(), self.max_nc.to_string());
+        let flight_ttl = millis(self.in_flight_ttl).to_string();
+        let layer = if a.layer { "1" } else { "0" };
+        let args = [
+            user,
+            rflag,
+            realm,
+            aflag,
+            authzid,
+            uri,
+            &field,
+            &nc,
+            layer,
+            &max_nc,
+            &flight_ttl,
+        ];
+        let answer: Vec<String> = self.eval(&self.scripts.reserve, nonce, &args)?;
         match answer.first().map(String::as_str) {
             Some("ok") => Ok(()),
             Some("unknown") => Err(ReauthRefusal::UnknownNonce),
@@ -453,29 +499,12 @@ impl ReauthStore for RedisReauthStore {
 
     fn commit(&self, nonce: &[u8], nc: u32, _cnonce: &[u8]) {
         // The cnonce joined the used ones at reservation.
-        let (state, flight) = self.keys(nonce);
-        let ttl = millis(self.ttl);
-        let _ = self.run(|con| {
-            self.scripts
-                .commit
-                .key(&state)
-                .key(&flight)
-                .arg(nc)
-                .arg(ttl)
-                .invoke::<i64>(con)
-        });
+        let (nc, ttl) = (nc.to_string(), millis(self.ttl).to_string());
+        let _ = self.eval::<i64>(&self.scripts.commit, nonce, &[&nc, &ttl]);
     }
 
     fn release(&self, nonce: &[u8], nc: u32) {
-        let (state, flight) = self.keys(nonce);
-        let _ = self.run(|con| {
-            self.scripts
-                .release
-                .key(&state)
-                .key(&flight)
-                .arg(nc)
-                .invoke::<i64>(con)
-        });
+        let _ = self.eval::<i64>(&self.scripts.release, nonce, &[&nc.to_string()]);
     }
 }
 
@@ -489,7 +518,7 @@ mod tests {
             .unwrap()
             .prefix("p:");
         assert_eq!(
-            s.keys(b"\x00\xffA"),
+            (s.key(b"\x00\xffA"), format!("{}:f", s.key(b"\x00\xffA"))),
             ("p:{00ff41}".into(), "p:{00ff41}:f".into())
         );
     }
