@@ -413,7 +413,7 @@ fn a_slow_redis_is_bounded_by_the_timeout() {
     let stale = reauth(&mut c, &mut on_b).expect_err("accepted without an answer");
     let waited = t.elapsed();
     assert!(
-        waited >= Duration::from_millis(250) && waited < Duration::from_millis(700),
+        waited >= Duration::from_millis(250) && waited < Duration::from_millis(1000),
         "300 ms timeout, waited {waited:?}"
     );
     finish_after_stale(&mut c, &mut on_b, &stale);
@@ -427,13 +427,13 @@ fn a_slow_redis_is_bounded_by_the_timeout() {
 #[test]
 fn an_expired_nonce_gets_stale() {
     let redis = Server::start(Kind::Redis);
-    let short = |r: &Server| Arc::new(node_store(r).ttl(Duration::from_millis(500)));
+    let short = |r: &Server| Arc::new(node_store(r).ttl(Duration::from_millis(1000)));
     let (a, b) = (short(&redis), short(&redis));
     let mut c = ClientContext::new(client()).unwrap();
     first_auth(&mut c, &mut node(&a));
     assert_eq!(reauth(&mut c, &mut node(&b)), Ok(2));
     assert_eq!(dump(&redis).len(), 1);
-    thread::sleep(Duration::from_millis(800));
+    thread::sleep(Duration::from_millis(1500));
     assert!(dump(&redis).is_empty(), "Redis expired the entry");
     let mut on_a = node(&a);
     let stale = reauth(&mut c, &mut on_a).expect_err("expired nonce accepted");
