@@ -24,6 +24,8 @@ pub mod layer;
 #[cfg(feature = "rsasl")]
 pub mod mechanism;
 mod params;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 #[cfg(all(feature = "tokio", feature = "rsasl"))]
 pub mod stream;
 pub mod wire;

@@ -377,6 +377,30 @@ fn repeated_cnonce_a_b_a_under_a_layer_refused() {
     ));
 }
 
+/// The cipher is not covered by the digest: a man in the middle rewriting `cipher=rc4`
+/// to another offered cipher in a reauthentication gets a full authentication, not a
+/// session under the weaker cipher.
+#[test]
+fn reauth_with_the_cipher_rewritten_is_refused() {
+    let cache = ReauthCache::new(16, Duration::from_secs(60));
+    let cfg = || server_all().reauth_cache(Arc::clone(&cache));
+    let (mut c, _s) = run(client().requirements(Requirements::CONFIDENTIALITY), cfg());
+    assert_eq!(c.negotiated().unwrap().cipher, Some(Cipher::Rc4));
+    let reauth = String::from_utf8(cont(c.step(None).unwrap())).unwrap();
+    let rewritten = reauth.replace("cipher=rc4", "cipher=des");
+    assert_ne!(reauth, rewritten);
+    let mut s = ServerContext::new(cfg(), store).unwrap();
+    assert!(is_stale_challenge(
+        &s.step(Some(rewritten.as_bytes())).unwrap()
+    ));
+    // The genuine one is still accepted.
+    let mut s = ServerContext::new(cfg(), store).unwrap();
+    assert!(matches!(
+        s.step(Some(reauth.as_bytes())).unwrap(),
+        Step::Complete(Some(_))
+    ));
+}
+
 // ---------------------------------------------------------------------------------
 // 6. Realm policy
 // ---------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ pub enum Kind {
     /// A private Postfix instance, SMTP AUTH through Cyrus SASL (realm `realm`);
     /// alice, bob; mail to USER@localhost lands in `DIR/mail/USER/new/`.
     Postfix,
+    /// Redis without persistence (the shared reauthentication store).
+    Redis,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::Ejabberd => "ejabberd",
             Kind::ZooKeeper => "zookeeper",
             Kind::Postfix => "postfix",
+            Kind::Redis => "redis",
         }
     }
 
@@ -160,6 +163,33 @@ impl Server {
     /// `127.0.0.1:PORT`
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server now, keeping its directory and port (see [`Server::restart`]).
+    pub fn stop(&self) {
+        let out = run_script(self.kind, "stop", &self.dir, self.port, &[]);
+        assert!(
+            out.status.success(),
+            "{} stop failed: {}",
+            self.kind.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts a stopped server again on the same port and directory.
+    pub fn restart(&mut self) {
+        let out = run_script(self.kind, "start", &self.dir, self.port, &[]);
+        assert!(
+            out.status.success(),
+            "{} restart on port {} failed:\n{}{}",
+            self.kind.name(),
+            self.port,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.pid = std::fs::read_to_string(self.kind.pid_file(&self.dir))
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
     }
 
     /// The tail of the server's log, for assertion messages.

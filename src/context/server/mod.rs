@@ -331,5 +331,7 @@ fn binding_of(r: &Response) -> ReauthBinding {
         realm: r.realm.clone(),
         authzid: r.authzid.clone(),
         digest_uri: r.digest_uri.clone(),
+        qop: r.qop,
+        cipher: r.cipher,
     }
 }

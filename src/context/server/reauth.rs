@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
 
+use crate::{Cipher, Qop};
+
 /// Who authenticated with a nonce, and for what: a reauthentication must present the
 /// same values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +40,23 @@ pub struct ReauthBinding {
     pub authzid: Option<String>,
     /// The digest-uri.
     pub digest_uri: String,
+    /// The qop of the first authentication: a reauthentication keeps it.
+    pub qop: Qop,
+    /// The cipher of the first authentication (RFC 2831 does not cover `cipher` with
+    /// the digest, so a man in the middle could otherwise rewrite it on
+    /// reauthentication): a reauthentication keeps it.
+    pub cipher: Option<Cipher>,
+}
+
+impl ReauthBinding {
+    /// The qop and cipher as one token (`auth`, `auth-int`, `auth-conf/rc4`), for
+    /// stores that keep the binding as text.
+    pub fn protection(&self) -> String {
+        match self.cipher {
+            Some(c) => format!("{}/{}", self.qop, c),
+            None => self.qop.to_string(),
+        }
+    }
 }
 
 /// A reauthentication as the server received it.
@@ -70,7 +89,8 @@ pub enum ReauthRefusal {
         /// The one presented.
         got: u32,
     },
-    /// Username, realm, authzid or digest-uri differ from the first authentication.
+    /// Username, realm, authzid, digest-uri, qop or cipher differ from the first
+    /// authentication.
     #[error("the response does not match the authentication that issued the nonce")]
     BindingMismatch,
     /// The cnonce was already used with this nonce, and a security layer is asked for.
@@ -305,6 +325,8 @@ mod tests {
             realm: Some("r".into()),
             authzid: None,
             digest_uri: "ldap/h".into(),
+            qop: Qop::AuthInt,
+            cipher: None,
         }
     }
 
@@ -350,6 +372,15 @@ mod tests {
         };
         assert_eq!(
             c.reserve(b"n", &attempt(&other, 3, b"c3")),
+            Err(ReauthRefusal::BindingMismatch)
+        );
+        let rewritten = ReauthBinding {
+            qop: Qop::AuthConf,
+            cipher: Some(Cipher::Rc4_40),
+            ..binding()
+        };
+        assert_eq!(
+            c.reserve(b"n", &attempt(&rewritten, 3, b"c3")),
             Err(ReauthRefusal::BindingMismatch)
         );
         assert_eq!(
