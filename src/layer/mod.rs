@@ -8,7 +8,9 @@
 //! # Wire format
 //!
 //! Per message, with `seq` the 4-byte big-endian sequence number of that direction
-//! (starting at 0, wrapping to 0 after 2^32 - 1) and `MAC = HMAC-MD5(Ki, seq || msg)[..10]`:
+//! (starting at 0; after the message carrying 2^32 - 1 both halves refuse to go on with
+//! [`LayerError::SequenceExhausted`] instead of wrapping to 0, which would let a
+//! recorded message be replayed: the session must reauthenticate) and `MAC = HMAC-MD5(Ki, seq || msg)[..10]`:
 //!
 //! * `auth-int`: `msg || MAC || 0x0001 || seq`
 //! * `auth-conf`: `CIPHER(msg || pad || MAC) || 0x0001 || seq`, where `pad` is 1 to 8
@@ -215,6 +217,7 @@ pub fn establish(
             mac: send_mac,
             enc,
             seq: 0,
+            exhausted: false,
             max_plaintext,
             peer_maxbuf,
         },
@@ -224,6 +227,7 @@ pub fn establish(
             mac: recv_mac,
             dec,
             seq: 0,
+            exhausted: false,
             own_maxbuf,
             poisoned: false,
         },
