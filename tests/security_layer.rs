@@ -4,9 +4,123 @@
 
 mod layer_common;
 
+use std::io;
+use std::time::Duration;
+
 use layer_common::*;
-use sasl_digest_md5::layer::{self, LayerError};
-use sasl_digest_md5::{Cipher, Error, Qop, Side, SspiStatus};
+use rsasl::callback::{Context, Request, SessionCallback, SessionData};
+use rsasl::prelude::*;
+use rsasl::property::{AuthId, Hostname, Password, Service};
+use rsasl::validate::NoValidation;
+use sasl_digest_md5::layer::{self, LayerError, Sealer, Unsealer};
+use sasl_digest_md5::mechanism::{
+    ClientPolicy, DigestClientPolicy, DigestServerPolicy, ServerPolicy,
+};
+use sasl_digest_md5::stream::SecureStream;
+use sasl_digest_md5::{
+    Cipher, CipherSet, Error, Qop, QopSet, Requirements, Side, SspiStatus, DIGEST_MD5,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Fails the test instead of hanging when `f` does not complete within 10 s.
+async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no result after 10 s (deadlock)"))
+}
+
+/// Layer halves for a client that advertised `client_maxbuf` and a server that
+/// advertised `server_maxbuf`: (client tx, client rx), (server tx, server rx).
+fn halves(
+    cipher: Option<Cipher>,
+    client_maxbuf: u32,
+    server_maxbuf: u32,
+) -> ((Sealer, Unsealer), (Sealer, Unsealer)) {
+    let qop = if cipher.is_some() { Qop::AuthConf } else { Qop::AuthInt };
+    let c = layer::establish(&HA1, qop, cipher, Side::Client, server_maxbuf, client_maxbuf).unwrap();
+    let s = layer::establish(&HA1, qop, cipher, Side::Server, client_maxbuf, server_maxbuf).unwrap();
+    (c, s)
+}
+
+// rsasl sessions (the mechanism with its policies), authenticated in memory.
+
+static MECHS: &[Mechanism] = &[DIGEST_MD5];
+
+struct ClientCb(ClientPolicy);
+impl SessionCallback for ClientCb {
+    fn callback(&self, _: &SessionData, _: &Context, req: &mut Request) -> Result<(), SessionError> {
+        req.satisfy::<AuthId>("alice")?
+            .satisfy::<Password>(b"secret")?
+            .satisfy::<Service>("imap")?
+            .satisfy::<Hostname>("mail.example.com")?
+            .satisfy::<DigestClientPolicy>(&self.0)?;
+        Ok(())
+    }
+}
+
+struct ServerCb(ServerPolicy);
+impl SessionCallback for ServerCb {
+    fn callback(&self, _: &SessionData, ctx: &Context, req: &mut Request) -> Result<(), SessionError> {
+        if req.is::<Password>() {
+            if ctx.get_ref::<AuthId>() == Some("alice") {
+                req.satisfy::<Password>(b"secret")?;
+            }
+            return Ok(());
+        }
+        req.satisfy::<Service>("imap")?
+            .satisfy::<Hostname>("mail.example.com")?
+            .satisfy::<DigestServerPolicy>(&self.0)?;
+        Ok(())
+    }
+}
+
+/// Authenticated client and server sessions; the client asks for `qop` (with
+/// `cipher`) and advertises `client_maxbuf`, the server advertises 65536.
+fn rsasl_sessions(
+    qop: Qop,
+    cipher: Option<Cipher>,
+    client_maxbuf: u32,
+) -> (Session<NoValidation>, Session<NoValidation>) {
+    let requirements = match qop {
+        Qop::Auth => Requirements::MUTUAL_AUTH,
+        Qop::AuthInt => Requirements::INTEGRITY,
+        Qop::AuthConf => Requirements::CONFIDENTIALITY,
+    };
+    let cpol = ClientPolicy {
+        requirements,
+        max_qop: qop,
+        ciphers: cipher.into_iter().collect(),
+        maxbuf: client_maxbuf,
+        ..ClientPolicy::default()
+    };
+    let spol = ServerPolicy {
+        realms: vec!["example.com".into()],
+        qops: QopSet::ALL,
+        ciphers: CipherSet::ALL,
+        ..ServerPolicy::default()
+    };
+    let ccfg = SASLConfig::builder()
+        .with_registry(Registry::with_mechanisms(MECHS))
+        .with_callback(ClientCb(cpol))
+        .unwrap();
+    let scfg = SASLConfig::builder()
+        .with_registry(Registry::with_mechanisms(MECHS))
+        .with_callback(ServerCb(spol))
+        .unwrap();
+    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
+    let mut client = SASLClient::new(ccfg).start_suggested(&[name]).unwrap();
+    let mut server = SASLServer::<NoValidation>::new(scfg)
+        .start_suggested(name)
+        .unwrap();
+    let mut challenge = Vec::new();
+    server.step(None, &mut challenge).unwrap();
+    let mut response = Vec::new();
+    client.step(Some(&challenge), &mut response).unwrap();
+    let mut rspauth = Vec::new();
+    server.step(Some(&response), &mut rspauth).unwrap();
+    client.step(Some(&rspauth), &mut Vec::new()).unwrap();
+    (client, server)
+}
 
 // ---------------------------------------------------------------------------------
 // Item 4: sequence numbers must not wrap at 2^32.
@@ -85,4 +199,72 @@ fn sequence_exhausted_is_not_reached_early() {
     assert_eq!(tx.sequence_number(), u32::MAX);
     tx.seal(b"b", &mut Vec::new()).unwrap();
     assert!(tx.is_exhausted());
+}
+
+// ---------------------------------------------------------------------------------
+// Item 9: one source of truth for the stream reader's frame size limit.
+
+/// A frame announcing one byte more than the unsealer's own maxbuf is refused as soon
+/// as its 4-byte prefix arrives (nothing else is sent, the connection stays open: a
+/// reader with a larger limit of its own would wait for the body forever), and a
+/// genuine frame of exactly that maxbuf is accepted.
+#[tokio::test]
+async fn stream_frame_limit_is_the_unsealers_own_maxbuf() {
+    for cipher in [None, Some(Cipher::Rc4), Some(Cipher::Des)] {
+        // Genuine frames of the largest size the peer may send (wire = 1006 bytes, a multiple of 8 plus 6 for DES).
+        let ((_, crx), (mut stx, _)) = halves(cipher, 1006, 4096);
+        let (ctx, _) = halves(cipher, 1006, 4096).0;
+        let big = vec![0x5a; stx.max_plaintext_len()];
+        let mut frame = Vec::new();
+        stx.seal_frame(&big, &mut frame).unwrap();
+        assert_eq!(frame.len(), 4 + 1006, "{cipher:?}");
+        let (a, mut b) = tokio::io::duplex(1 << 16);
+        let mut client = SecureStream::new(a, ctx, crx);
+        b.write_all(&frame).await.unwrap();
+        let mut got = vec![0u8; big.len()];
+        within("genuine frame", client.read_exact(&mut got)).await.unwrap();
+        assert_eq!(got, big);
+
+        // One byte above: refused on the prefix alone.
+        b.write_all(&1007u32.to_be_bytes()).await.unwrap();
+        let e = within("oversized prefix", client.read(&mut got)).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let inner = e.get_ref().and_then(|i| i.downcast_ref::<LayerError>());
+        assert_eq!(inner, Some(&LayerError::FrameTooLarge { len: 1007, max: 1006 }));
+        drop(b);
+    }
+}
+
+/// The same through an rsasl session: the limit is the maxbuf of the mechanism's
+/// policy (2048 here), not an argument of the stream.
+#[tokio::test]
+async fn stream_frame_limit_is_the_sessions_policy_maxbuf() {
+    let (client, mut server) = rsasl_sessions(Qop::AuthConf, Some(Cipher::Rc4), 2048);
+    // The server seals up to the client's maxbuf: a 2048-byte wire message.
+    let msg = vec![7u8; 2048 - 16];
+    let mut frame = Vec::new();
+    assert_eq!(server.encode(&msg, &mut frame).unwrap(), msg.len());
+    assert_eq!(frame.len(), 4 + 2048);
+    let (a, mut b) = tokio::io::duplex(1 << 16);
+    let mut secure = SecureStream::with_session(a, client).unwrap();
+    b.write_all(&frame).await.unwrap();
+    let mut got = vec![0u8; msg.len()];
+    within("genuine frame", secure.read_exact(&mut got)).await.unwrap();
+    assert_eq!(got, msg);
+
+    b.write_all(&2049u32.to_be_bytes()).await.unwrap();
+    let e = within("oversized prefix", secure.read(&mut got)).await.unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    assert!(e.to_string().contains("2049"), "{e}");
+}
+
+#[tokio::test]
+async fn with_session_without_a_layer_is_invalid_input() {
+    let (client, server) = rsasl_sessions(Qop::Auth, None, 65536);
+    assert!(!client.has_security_layer());
+    let (a, b) = tokio::io::duplex(64);
+    let e = SecureStream::with_session(a, client).err().expect("accepted a session without a layer");
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    let e = SecureStream::with_session(b, server).err().expect("accepted a session without a layer");
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
 }

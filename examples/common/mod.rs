@@ -276,7 +276,7 @@ pub fn secure<S: AsyncStream + 'static>(
 ) -> Result<BoxStream> {
     if session.has_security_layer() {
         let secure =
-            sasl_digest_md5::stream::SecureStream::with_session(stream, session, sasl::OWN_MAXBUF)
+            sasl_digest_md5::stream::SecureStream::with_session(stream, session)
                 .map_err(|e| Error(format!("installing the security layer: {e}")))?;
         return Ok(Box::pin(secure));
     }

@@ -22,6 +22,40 @@ pub enum Peek {
     },
 }
 
+/// Validates a length prefix value against `max` (our maxbuf) and the 16-byte minimum.
+fn check_len(max: u32, prefix: [u8; 4]) -> Result<usize, LayerError> {
+    let len = u32::from_be_bytes(prefix) as usize;
+    if len > max as usize {
+        return Err(LayerError::FrameTooLarge {
+            len,
+            max: max as usize,
+        });
+    }
+    if len < MIN_WIRE_LEN {
+        return Err(LayerError::FrameTooShort {
+            len,
+            min: MIN_WIRE_LEN,
+        });
+    }
+    Ok(len)
+}
+
+/// [`FrameDecoder::peek`] for a receiver whose maxbuf is `max`.
+pub(crate) fn peek(max: u32, input: &[u8]) -> Result<Peek, LayerError> {
+    let Some(prefix) = input.get(..LENGTH_PREFIX_LEN) else {
+        return Ok(Peek::NeedMore { frame_len: None });
+    };
+    let wire_len = check_len(max, [prefix[0], prefix[1], prefix[2], prefix[3]])?;
+    let frame_len = LENGTH_PREFIX_LEN + wire_len;
+    if input.len() >= frame_len {
+        Ok(Peek::Frame { frame_len })
+    } else {
+        Ok(Peek::NeedMore {
+            frame_len: Some(frame_len),
+        })
+    }
+}
+
 /// Incremental decoder of length-prefixed security-layer frames.
 ///
 /// It can be used two ways, neither allocating per frame:
@@ -114,20 +148,7 @@ impl FrameDecoder {
 
     /// Validates a length prefix value.
     fn check_len(&self, prefix: [u8; 4]) -> Result<usize, LayerError> {
-        let len = u32::from_be_bytes(prefix) as usize;
-        if len > self.max as usize {
-            return Err(LayerError::FrameTooLarge {
-                len,
-                max: self.max as usize,
-            });
-        }
-        if len < MIN_WIRE_LEN {
-            return Err(LayerError::FrameTooShort {
-                len,
-                min: MIN_WIRE_LEN,
-            });
-        }
-        Ok(len)
+        check_len(self.max, prefix)
     }
 
     /// Looks at the start of `input` (a contiguous buffer owned by the caller) without
@@ -137,18 +158,7 @@ impl FrameDecoder {
     /// [`LayerError::FrameTooLarge`] / [`LayerError::FrameTooShort`] as soon as the
     /// prefix announces a length above our `maxbuf` or below 16.
     pub fn peek(&self, input: &[u8]) -> Result<Peek, LayerError> {
-        let Some(prefix) = input.get(..LENGTH_PREFIX_LEN) else {
-            return Ok(Peek::NeedMore { frame_len: None });
-        };
-        let wire_len = self.check_len([prefix[0], prefix[1], prefix[2], prefix[3]])?;
-        let frame_len = LENGTH_PREFIX_LEN + wire_len;
-        if input.len() >= frame_len {
-            Ok(Peek::Frame { frame_len })
-        } else {
-            Ok(Peek::NeedMore {
-                frame_len: Some(frame_len),
-            })
-        }
+        peek(self.max, input)
     }
 
     /// Feeds a chunk of the byte stream. Returns how many bytes of `chunk` were

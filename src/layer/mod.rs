@@ -109,6 +109,7 @@ mod unseal;
 
 pub use error::LayerError;
 pub use frame::{FrameDecoder, Peek};
+pub(crate) use frame::peek as peek_frame;
 pub use seal::Sealer;
 pub use unseal::Unsealer;
 
