@@ -22,6 +22,10 @@
 //! as its 4-byte prefix has arrived, before any of it is buffered, and every genuine
 //! frame fits.
 //!
+//! A write returns only once its frame has been handed to the underlying stream, so
+//! a request written without `flush` and followed by a read cannot leave its tail
+//! behind (see [`SecureWriter`]).
+//!
 //! Errors surface as `std::io::Error`: `InvalidData` wrapping the [`LayerError`] for
 //! a frame that fails its checks (the reading half then stays failed),
 //! `UnexpectedEof` for a connection that ends in the middle of a frame.
@@ -228,11 +232,24 @@ impl<R: AsyncRead + Unpin, U: FrameUnseal + Unpin> AsyncRead for SecureReader<R,
 }
 
 /// The writing half: seals into frames written to `W`.
+///
+/// `poll_write` returns `Ready(n)` only once the frame carrying those `n` bytes has
+/// been handed to `W` entirely, so when `write_all` returns nothing is left behind in
+/// this writer: a write followed by a read needs no flush (over TCP, where flushing
+/// does nothing, an unflushed tail would otherwise wait forever while both peers
+/// read). At most one frame is buffered.
+///
+/// As with TLS streams, after `poll_write` returned `Pending` the next `poll_write`
+/// must be given the same data again (`write_all`, `tokio::io::copy` and `BufWriter`
+/// do): it was sealed on the first call and is reported, not sealed again, once sent.
 pub struct SecureWriter<W, T = Sealer> {
     inner: W,
     sealer: T,
     out: Vec<u8>,
     written: usize,
+    /// Bytes of the caller's data sealed into `out` by a `poll_write` that returned
+    /// `Pending`; reported by the next `poll_write` once `out` has been sent.
+    unreported: usize,
 }
 
 impl<W, T> SecureWriter<W, T> {
@@ -243,6 +260,7 @@ impl<W, T> SecureWriter<W, T> {
             sealer,
             out: Vec::new(),
             written: 0,
+            unreported: 0,
         }
     }
 
@@ -275,15 +293,32 @@ impl<W: AsyncWrite + Unpin, T: FrameSeal + Unpin> AsyncWrite for SecureWriter<W,
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         ready!(this.poll_drain(cx))?;
+        if this.unreported > 0 {
+            // The retry of a write that returned Pending: its frame is now sent.
+            let n = this.unreported;
+            if buf.len() < n {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "poll_write retried with less data than it had already sealed",
+                )));
+            }
+            this.unreported = 0;
+            return Poll::Ready(Ok(n));
+        }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
         let n = this.sealer.seal_frame(buf, &mut this.out)?;
-        // Start sending right away; what does not go now goes on the next call or flush.
-        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
-            return Poll::Ready(Err(e));
+        // Ready only once the frame is handed on: nothing may stay behind in `out`
+        // when the caller goes on to read without flushing.
+        match this.poll_drain(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(n)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                this.unreported = n;
+                Poll::Pending
+            }
         }
-        Poll::Ready(Ok(n))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -268,3 +268,136 @@ async fn with_session_without_a_layer_is_invalid_input() {
     let e = SecureStream::with_session(b, server).err().expect("accepted a session without a layer");
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
 }
+
+// ---------------------------------------------------------------------------------
+// Item 10: a write that is not flushed must not stay behind in the stream's buffer.
+
+/// A connected pair of TCP sockets on 127.0.0.1 with small send and receive buffers
+/// (a few KiB, far below one 64 KiB frame), so that writes find the socket full.
+async fn small_buffer_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
+    let socket = || {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.set_send_buffer_size(4096).unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        s
+    };
+    let l = socket();
+    l.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = l.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (c, s) = tokio::join!(socket().connect(addr), listener.accept());
+    (c.unwrap(), s.unwrap().0)
+}
+
+/// Both sides write a message larger than the socket buffers with `write_all` and no
+/// flush, then read: the client sends a request and reads the response; the server
+/// (which starts reading late, so the client's socket is full) reads the request,
+/// sends the response and reads until the client closes. Before the fix
+/// `poll_write` reported a frame as written while part of it still sat in the
+/// stream's buffer, so each side waited for a tail that was never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unflushed_write_then_read_over_a_small_send_buffer_completes() {
+    for cipher in [None, Some(Cipher::Rc4), Some(Cipher::TripleDes)] {
+        let (c_sock, s_sock) = small_buffer_pair().await;
+        let ((ctx, crx), (stx, srx)) = halves(cipher, 65536, 65536);
+        // Two frames each: one full 64 KiB frame and a shorter one.
+        let request: Vec<u8> = (0..100_000u32).map(|i| (i * 13) as u8).collect();
+        let response: Vec<u8> = (0..90_000u32).map(|i| (i * 7 + 1) as u8).collect();
+        let (req, rsp) = (request.clone(), response.clone());
+        let client = tokio::spawn(async move {
+            let mut s = SecureStream::new(c_sock, ctx, crx);
+            s.write_all(&req).await.unwrap(); // no flush
+            let mut got = vec![0u8; rsp.len()];
+            s.read_exact(&mut got).await.unwrap();
+            assert!(got == rsp, "response garbled");
+            s.shutdown().await.unwrap();
+        });
+        let server = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut s = SecureStream::new(s_sock, stx, srx);
+            let mut got = vec![0u8; request.len()];
+            s.read_exact(&mut got).await.unwrap();
+            assert!(got == request, "request garbled");
+            s.write_all(&response).await.unwrap(); // no flush
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).await.unwrap();
+            assert!(rest.is_empty());
+        });
+        within(&format!("{cipher:?}"), async {
+            client.await.unwrap();
+            server.await.unwrap();
+        })
+        .await;
+    }
+}
+
+/// An inner writer that takes 10 bytes, then is not ready once, then takes anything.
+struct StallsOnce {
+    sink: Vec<u8>,
+    stalled: bool,
+}
+
+impl tokio::io::AsyncWrite for StallsOnce {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        if !self.sink.is_empty() && !self.stalled {
+            self.stalled = true;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        let n = if self.sink.is_empty() { buf.len().min(10) } else { buf.len() };
+        self.sink.extend_from_slice(&buf[..n]);
+        std::task::Poll::Ready(Ok(n))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// `poll_write` stays Pending until its frame is handed on; the retry (even after a
+/// flush in between sent the frame) reports the bytes without sealing them twice.
+#[tokio::test]
+async fn unflushed_write_is_pending_until_its_frame_is_sent_and_sealed_once() {
+    use std::pin::Pin;
+    use std::task::Poll;
+    use tokio::io::AsyncWrite;
+    let ((mut tx, _), (_, mut rx)) = halves(Some(Cipher::Rc4), 4096, 4096);
+    let mut expected = Vec::new();
+    let mut w = sasl_digest_md5::stream::SecureWriter::new(
+        StallsOnce {
+            sink: Vec::new(),
+            stalled: false,
+        },
+        halves(Some(Cipher::Rc4), 4096, 4096).0 .0,
+    );
+    let msg = b"a request that does not fit in ten bytes";
+    tx.seal_frame(msg, &mut expected).unwrap(); // what the writer's own sealer produces
+    std::future::poll_fn(|cx| {
+        assert!(Pin::new(&mut w).poll_write(cx, msg).is_pending());
+        assert_eq!(w.get_ref().sink.len(), 10);
+        assert!(matches!(Pin::new(&mut w).poll_flush(cx), Poll::Ready(Ok(()))));
+        assert_eq!(w.get_ref().sink, expected);
+        assert!(matches!(
+            Pin::new(&mut w).poll_write(cx, msg),
+            Poll::Ready(Ok(n)) if n == msg.len()
+        ));
+        Poll::Ready(())
+    })
+    .await;
+    assert_eq!(w.get_ref().sink, expected, "sealed once");
+    let mut plain = Vec::new();
+    rx.unseal(&expected[4..], &mut plain).unwrap();
+    assert_eq!(plain, msg);
+}
