@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+use zeroize::Zeroize;
 
 use crate::layer::{peek_frame, LayerError, Peek, Sealer, Unsealer};
 
@@ -188,6 +189,9 @@ impl<R: AsyncRead + Unpin, U: FrameUnseal + Unpin> AsyncRead for SecureReader<R,
                     LayerError::Poisoned,
                 )));
             }
+            // The plaintext returned so far is wiped before the buffer is reused (as
+            // long as the message, no allocation).
+            this.plain.as_mut_slice().zeroize();
             this.plain.clear();
             this.pos = 0;
             let input = &mut this.raw[this.start..this.end];
@@ -231,6 +235,14 @@ impl<R: AsyncRead + Unpin, U: FrameUnseal + Unpin> AsyncRead for SecureReader<R,
     }
 }
 
+impl<R, U> Drop for SecureReader<R, U> {
+    fn drop(&mut self) {
+        // Whole capacities: plaintext (and, for auth-int, the clear wire messages).
+        self.plain.zeroize();
+        self.raw.zeroize();
+    }
+}
+
 /// The writing half: seals into frames written to `W`.
 ///
 /// `poll_write` returns `Ready(n)` only once the frame carrying those `n` bytes has
@@ -267,6 +279,13 @@ impl<W, T> SecureWriter<W, T> {
     /// The underlying writer.
     pub fn get_ref(&self) -> &W {
         &self.inner
+    }
+}
+
+impl<W, T> Drop for SecureWriter<W, T> {
+    fn drop(&mut self) {
+        // For auth-int the sealed frames carry the plaintext in clear.
+        self.out.zeroize();
     }
 }
 

@@ -310,7 +310,10 @@ fn sequence_numbers_end_at_2_pow_32_minus_1() {
             // No wrap to 0: the sender refuses, writes nothing, and stays exhausted.
             let mut w = Vec::new();
             assert_eq!(p.tx.seal(b"x", &mut w), Err(LayerError::SequenceExhausted));
-            assert_eq!(p.tx.seal_frame(b"x", &mut w), Err(LayerError::SequenceExhausted));
+            assert_eq!(
+                p.tx.seal_frame(b"x", &mut w),
+                Err(LayerError::SequenceExhausted)
+            );
             assert!(w.is_empty());
 
             // The receiver refuses whatever comes after 2^32-1, even a frame

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use zeroize::Zeroize;
+
 use super::{check_maxbuf, LayerError, LENGTH_PREFIX_LEN, MIN_WIRE_LEN};
 
 /// What [`FrameDecoder::peek`] found at the start of a contiguous buffer.
@@ -70,6 +72,9 @@ pub(crate) fn peek(max: u32, input: &[u8]) -> Result<Peek, LayerError> {
 ///   into one internal buffer that is reused for every frame (it only grows when a
 ///   frame larger than any before arrives, and never past our `maxbuf`).
 ///
+/// The buffer is wiped when the next frame starts, on [`reset`](FrameDecoder::reset)
+/// and on drop, since a frame unsealed in place leaves its plaintext there.
+///
 /// In both ways the announced length is checked against our `maxbuf` (and the
 /// 16-byte minimum) as soon as the 4 prefix octets are known, before anything is
 /// allocated. After an error, `feed` keeps returning [`LayerError::Poisoned`].
@@ -119,6 +124,13 @@ impl fmt::Debug for FrameDecoder {
             .field("buffered", &self.buf.len())
             .field("failed", &self.failed)
             .finish()
+    }
+}
+
+impl Drop for FrameDecoder {
+    fn drop(&mut self) {
+        // The whole capacity: a frame unsealed in place leaves plaintext behind.
+        self.buf.zeroize();
     }
 }
 
@@ -180,8 +192,10 @@ impl FrameDecoder {
             return Err(LayerError::Poisoned);
         }
         if self.delivered {
+            // The caller may have unsealed the frame in place: wipe the plaintext.
             self.delivered = false;
             self.header_len = 0;
+            self.buf.as_mut_slice().zeroize();
             self.buf.clear();
         }
         let mut used = 0;
@@ -223,6 +237,7 @@ impl FrameDecoder {
     pub fn reset(&mut self) {
         self.header_len = 0;
         self.wire_len = 0;
+        self.buf.as_mut_slice().zeroize();
         self.buf.clear();
         self.delivered = false;
         self.failed = false;

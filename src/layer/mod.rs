@@ -85,8 +85,14 @@
 //! # Key hygiene
 //!
 //! Derived keys are wiped as soon as the cipher and HMAC states are built; DES key
-//! schedules, RC4 state, IVs and the precomputed HMAC-MD5 inner and outer states are
-//! wiped on drop.
+//! schedules (and the key word they are computed from), RC4 state, IVs and the
+//! precomputed HMAC-MD5 inner and outer states are wiped on drop. The MD5 states that
+//! absorb the password, the secret or H(A1) (this crate's own hasher, not the `md-5`
+//! crate's) are wiped when finalized. Buffers that hold plaintext after a message has
+//! been handed on (the [`FrameDecoder`]'s, the rsasl mechanism's scratch buffer, the
+//! tokio stream's read buffer) are wiped before reuse (as long as the message, no
+//! allocation) and in full on drop. What the caller's own buffers hold is the
+//! caller's business.
 //!
 //! # Performance
 //!
@@ -108,8 +114,8 @@ mod seal;
 mod unseal;
 
 pub use error::LayerError;
-pub use frame::{FrameDecoder, Peek};
 pub(crate) use frame::peek as peek_frame;
+pub use frame::{FrameDecoder, Peek};
 pub use seal::Sealer;
 pub use unseal::Unsealer;
 
