@@ -17,6 +17,9 @@
 //!   two blocks interleaved, which keeps the CPU busy while a lookup is in flight;
 //!   CBC encryption is inherently one block after the other.
 //!
+//! The table lookups are indexed by key-dependent data: a cache-timing side channel,
+//! as in OpenSSL's DES (see "Side channels" in the [layer docs](super)).
+//!
 //! Key schedules and chaining values are wiped on drop. Lengths not a multiple of 8:
 //! the trailing partial block is left untouched (the layer never passes one).
 //!

@@ -82,6 +82,26 @@
 //! one MD5 block; since an [`Unsealer`] is poisoned by its first failure, an attacker
 //! gets at most one such observation per session key.
 //!
+//! The ciphers themselves are not constant-time, as in Cyrus SASL (OpenSSL) and the
+//! JDK:
+//!
+//! * **RC4** (`rc4`, `rc4-40`, `rc4-56`) indexes its 256-byte state with
+//!   secret-dependent values on every byte: inherent to RC4, and a cache-timing leak
+//!   of the keystream state to an attacker sharing the CPU (another process, an SMT
+//!   sibling, a co-resident VM).
+//! * **DES and 3DES** (`des`, `3des`) use eight 64-entry `u32` tables merging the
+//!   S-boxes and the P permutation (2 KiB, 32 cache lines), indexed by bytes of
+//!   `R XOR round key`: the same kind of cache-timing leak of key-dependent data as
+//!   OpenSSL's tables, which Cyrus uses. A constant-time variant that keeps each
+//!   S-box's 64 nibbles in four 64-bit registers and selects with masks (no
+//!   secret-dependent memory access) was measured on the same machine and session
+//!   with `examples/throughput.rs`: `des` 60.3 -> 15.0 MB/s, `3des` 24.2 -> 5.0 MB/s
+//!   (64 KiB messages, seal + unseal), i.e. 4-5 times slower, so the table version is
+//!   kept (a bitsliced DES cannot help CBC encryption, which is serial).
+//!
+//! Where a local attacker sharing the CPU is a concern, none of the RFC 2831 ciphers
+//! is adequate: run the protocol inside TLS instead of relying on the security layer.
+//!
 //! # Key hygiene
 //!
 //! Derived keys are wiped as soon as the cipher and HMAC states are built; DES key
