@@ -8,10 +8,9 @@
 //!   accepted (the fuzzer does not know the keys, so any success must be a frame the
 //!   real sender sealed: checked by re-sealing).
 //! - Bit 7 set ("tamper"): the layer selected by bits 0-2 seals messages cut from the
-//!   payload (bit 6: sequence numbers start just below the end of the sequence space, so the
-//!   last message carries 2^32 - 1), one wire
-//!   message is changed by XOR with bytes from the payload, and all are unsealed in
-//!   order. Oracles: unchanged messages come back exactly; a changed one is refused
+//!   payload (bit 6: sequence numbers start at 2^32 - 4, so the fourth message carries
+//!   2^32 - 1, the last number there is), one wire message is changed by XOR with
+//!   bytes from the payload, and all are unsealed in order. Oracles: unchanged messages come back exactly; a changed one is refused
 //!   with a typed error and poisons the receiver; nothing after it is accepted.
 #![no_main]
 
