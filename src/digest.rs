@@ -17,8 +17,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use md5::{Digest, Md5};
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::layer::md5_core::Md5;
 
 use crate::Qop;
 
@@ -42,8 +44,19 @@ pub fn latin1_decode(b: &[u8]) -> String {
 
 /// `H({ username-value, ":", realm-value, ":", passwd })`: the 16-byte password
 /// equivalent that a server may store instead of the password.
-#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+///
+/// Wiped on drop; `==` compares in constant time.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Secret(pub(crate) [u8; 16]);
+
+impl PartialEq for Secret {
+    /// Constant-time comparison (no early exit on the first differing byte).
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     /// Wraps a precomputed secret (for example from a password database).
@@ -119,7 +132,7 @@ pub(crate) fn secret_raw(
         }
         _ => h.update(password),
     }
-    Secret(h.finalize().into())
+    Secret(h.finalize())
 }
 
 /// The per-exchange values that enter H(A1), `response` and `rspauth`, as the bytes on
@@ -141,7 +154,7 @@ pub struct DigestInput<'a> {
 /// H(A1) = H({ secret, ":", nonce, ":", cnonce [, ":", authzid ] }) with md5-sess.
 pub fn session_key(secret: &Secret, input: &DigestInput<'_>, authzid: Option<&[u8]>) -> SessionKey {
     let mut h = Md5::new();
-    h.update(secret.0);
+    h.update(&secret.0);
     h.update(b":");
     h.update(input.nonce);
     h.update(b":");
@@ -150,7 +163,7 @@ pub fn session_key(secret: &Secret, input: &DigestInput<'_>, authzid: Option<&[u
         h.update(b":");
         h.update(z);
     }
-    SessionKey(h.finalize().into())
+    SessionKey(h.finalize())
 }
 
 /// Lowercase hex of 16 bytes.
@@ -204,25 +217,26 @@ pub fn response_value(key: &SessionKey, input: &DigestInput<'_>, rspauth: bool) 
     if input.qop != Qop::Auth {
         a2.update(b":00000000000000000000000000000000");
     }
-    let ha2 = hex16(&a2.finalize().into());
+    let ha2 = hex16(&a2.finalize());
     let mut kd = Md5::new();
-    kd.update(hex16(&key.0));
+    let mut key_hex = hex16(&key.0);
+    kd.update(&key_hex);
+    key_hex.zeroize();
     kd.update(b":");
     kd.update(input.nonce);
     kd.update(b":");
-    kd.update(nc_hex(input.nc));
+    kd.update(&nc_hex(input.nc));
     kd.update(b":");
     kd.update(input.cnonce);
     kd.update(b":");
-    kd.update(input.qop.as_str());
+    kd.update(input.qop.as_str().as_bytes());
     kd.update(b":");
-    kd.update(ha2);
-    hex16(&kd.finalize().into())
+    kd.update(&ha2);
+    hex16(&kd.finalize())
 }
 
 /// Constant-time equality of two hex digests (case-insensitive, as peers differ).
 pub fn digest_eq(a: &[u8; 32], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
     if b.len() != 32 {
         return false;
     }

@@ -281,7 +281,7 @@ pub enum Misuse {
 /// | `OutOfSequence` | `SEC_E_OUT_OF_SEQUENCE` |
 /// | `NonceExhausted`, `Stale` | `SEC_E_CONTEXT_EXPIRED` |
 /// | `RandomUnavailable` | `SEC_E_INTERNAL_ERROR` |
-/// | `Layer` | `SEC_E_MESSAGE_ALTERED` (integrity failures), `SEC_E_OUT_OF_SEQUENCE` (sequence), `SEC_E_BUFFER_TOO_SMALL` (sizes), `SEC_E_QOP_NOT_SUPPORTED` (no layer) |
+/// | `Layer` | `SEC_E_MESSAGE_ALTERED` (integrity failures), `SEC_E_OUT_OF_SEQUENCE` (sequence), `SEC_E_BUFFER_TOO_SMALL` (sizes), `SEC_E_QOP_NOT_SUPPORTED` (no layer), `SEC_E_CONTEXT_EXPIRED` (`SequenceExhausted`: reauthenticate) |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -456,6 +456,7 @@ impl Error {
                 | LayerError::MessageTooLarge { .. }
                 | LayerError::FrameTooLarge { .. } => SspiStatus::SEC_E_BUFFER_TOO_SMALL,
                 LayerError::SequenceMismatch { .. } => SspiStatus::SEC_E_OUT_OF_SEQUENCE,
+                LayerError::SequenceExhausted => SspiStatus::SEC_E_CONTEXT_EXPIRED,
                 _ => SspiStatus::SEC_E_MESSAGE_ALTERED,
             },
         }

@@ -78,6 +78,7 @@ use rsasl::prelude::{Mechname, MessageSent, SASLConfig, SASLError};
 use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
 use rsasl::property::{Property, SizedProperty};
 use rsasl::registry::{Matches, Mechanism, Named, Side as RsaslSide};
+use zeroize::Zeroize;
 
 use crate::digest::Secret;
 use crate::error::{ConfigError, Misuse};
@@ -292,8 +293,19 @@ impl Layer {
         self.unsealer
             .unseal(&input[4..frame_len], &mut self.scratch)
             .map_err(|e| session_error(e.into()))?;
-        writer.write_all(&self.scratch)?;
+        let written = writer.write_all(&self.scratch);
+        // The plaintext would outlive this message in the scratch buffer: wipe it
+        // (as long as the message, no allocation).
+        self.scratch.as_mut_slice().zeroize();
+        written?;
         Ok(frame_len)
+    }
+}
+
+impl Drop for Layer {
+    fn drop(&mut self) {
+        // The whole capacity: earlier, longer messages left bytes past `len`.
+        self.scratch.zeroize();
     }
 }
 

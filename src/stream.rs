@@ -9,14 +9,22 @@
 //! use sasl_digest_md5::stream::SecureStream;
 //! // ... authenticate `client` over `tcp` first ...
 //! let (sealer, unsealer) = client.security_layer().map_err(std::io::Error::other)?;
-//! let own_maxbuf = client.negotiated().unwrap().own_maxbuf;
-//! let mut secure = SecureStream::new(tcp, sealer, unsealer, own_maxbuf)?;
+//! let mut secure = SecureStream::new(tcp, sealer, unsealer);
 //! secure.write_all(b"hello").await?;
 //! secure.flush().await?;
 //! let mut buf = [0u8; 5];
 //! secure.read_exact(&mut buf).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! The largest frame accepted is the maxbuf this side advertised, taken from the
+//! unsealer (or the rsasl session) itself: a frame announcing more is refused as soon
+//! as its 4-byte prefix has arrived, before any of it is buffered, and every genuine
+//! frame fits.
+//!
+//! A write returns only once its frame has been handed to the underlying stream, so
+//! a request written without `flush` and followed by a read cannot leave its tail
+//! behind (see [`SecureWriter`]).
 //!
 //! Errors surface as `std::io::Error`: `InvalidData` wrapping the [`LayerError`] for
 //! a frame that fails its checks (the reading half then stays failed),
@@ -28,8 +36,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+use zeroize::Zeroize;
 
-use crate::layer::{FrameDecoder, LayerError, Peek, Sealer, Unsealer};
+use crate::layer::{peek_frame, LayerError, Peek, Sealer, Unsealer};
 
 /// The sending side of a security layer, as the stream needs it.
 pub trait FrameSeal {
@@ -38,11 +47,17 @@ pub trait FrameSeal {
     fn seal_frame(&mut self, msg: &[u8], out: &mut Vec<u8>) -> io::Result<usize>;
 }
 
-/// The receiving side of a security layer, as the stream needs it.
+/// The receiving side of a security layer, as the stream needs it. It owns the size
+/// limit (the maxbuf this side advertised), so the stream has no second one.
 pub trait FrameUnseal {
-    /// Unseals one whole frame (`frame` includes the 4-byte prefix), appending the
-    /// plaintext to `out`.
-    fn unseal_frame(&mut self, frame: &mut [u8], out: &mut Vec<u8>) -> io::Result<()>;
+    /// If `input` starts with a whole frame (4-byte prefix included), unseals it,
+    /// appends the plaintext to `out` and returns `Some(frame length)`; returns `None`
+    /// while the frame is incomplete.
+    ///
+    /// # Errors
+    /// `InvalidData` as soon as the prefix announces a length above our maxbuf (or
+    /// below the 16-byte minimum), or when the frame fails its checks.
+    fn unseal_frame(&mut self, input: &mut [u8], out: &mut Vec<u8>) -> io::Result<Option<usize>>;
 }
 
 fn invalid(e: LayerError) -> io::Error {
@@ -58,13 +73,15 @@ impl FrameSeal for Sealer {
 }
 
 impl FrameUnseal for Unsealer {
-    fn unseal_frame(&mut self, frame: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
-        let wire = frame
-            .get_mut(4..)
-            .ok_or_else(|| invalid(LayerError::FrameTooShort { len: 0, min: 16 }))?;
-        let n = self.unseal_in_place(wire).map_err(invalid)?;
-        out.extend_from_slice(&wire[..n]);
-        Ok(())
+    fn unseal_frame(&mut self, input: &mut [u8], out: &mut Vec<u8>) -> io::Result<Option<usize>> {
+        match peek_frame(self.own_maxbuf, input).map_err(invalid)? {
+            Peek::NeedMore { .. } => Ok(None),
+            Peek::Frame { frame_len } => {
+                // Decrypted straight into `out`: no plaintext is left in the read buffer.
+                self.unseal(&input[4..frame_len], out).map_err(invalid)?;
+                Ok(Some(frame_len))
+            }
+        }
     }
 }
 
@@ -105,10 +122,12 @@ where
     V: rsasl::prelude::Validation,
     C: rsasl::prelude::ChannelBindingCallback,
 {
-    fn unseal_frame(&mut self, frame: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
-        self.with(|s| s.decode(frame, out))
-            .map(|_| ())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    fn unseal_frame(&mut self, input: &mut [u8], out: &mut Vec<u8>) -> io::Result<Option<usize>> {
+        match self.with(|s| s.decode(input, out)) {
+            Ok(frame_len) => Ok(Some(frame_len)),
+            Err(rsasl::prelude::SessionError::InputDataRequired) => Ok(None),
+            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+        }
     }
 }
 
@@ -116,7 +135,6 @@ where
 pub struct SecureReader<R, U = Unsealer> {
     inner: R,
     unsealer: U,
-    frames: FrameDecoder,
     /// Read buffer: `raw[start..end]` read but not yet consumed.
     raw: Vec<u8>,
     start: usize,
@@ -128,19 +146,19 @@ pub struct SecureReader<R, U = Unsealer> {
 }
 
 impl<R, U> SecureReader<R, U> {
-    /// Reads frames of at most `own_maxbuf` bytes (what we advertised) from `inner`.
-    pub fn new(inner: R, unsealer: U, own_maxbuf: u32) -> io::Result<Self> {
-        Ok(SecureReader {
+    /// Reads frames from `inner` and unseals them; the largest frame accepted is the
+    /// unsealer's (the maxbuf this side advertised).
+    pub fn new(inner: R, unsealer: U) -> Self {
+        SecureReader {
             inner,
             unsealer,
-            frames: FrameDecoder::new(own_maxbuf).map_err(invalid)?,
             raw: Vec::new(),
             start: 0,
             end: 0,
             plain: Vec::new(),
             pos: 0,
             failed: false,
-        })
+        }
     }
 
     /// The underlying reader.
@@ -171,27 +189,26 @@ impl<R: AsyncRead + Unpin, U: FrameUnseal + Unpin> AsyncRead for SecureReader<R,
                     LayerError::Poisoned,
                 )));
             }
-            match this.frames.peek(&this.raw[this.start..this.end]) {
-                Ok(Peek::Frame { frame_len }) => {
-                    this.plain.clear();
-                    this.pos = 0;
-                    let frame = &mut this.raw[this.start..this.start + frame_len];
+            // The plaintext returned so far is wiped before the buffer is reused (as
+            // long as the message, no allocation).
+            this.plain.as_mut_slice().zeroize();
+            this.plain.clear();
+            this.pos = 0;
+            let input = &mut this.raw[this.start..this.end];
+            match this.unsealer.unseal_frame(input, &mut this.plain) {
+                Ok(Some(frame_len)) => {
                     this.start += frame_len;
-                    if let Err(e) = this.unsealer.unseal_frame(frame, &mut this.plain) {
-                        this.failed = true;
-                        return Poll::Ready(Err(e));
-                    }
                     continue;
                 }
-                Ok(Peek::NeedMore { .. }) => {}
+                Ok(None) => {}
                 Err(e) => {
                     this.failed = true;
-                    return Poll::Ready(Err(invalid(e)));
+                    return Poll::Ready(Err(e));
                 }
             };
             // Compact, then read up to one chunk more: memory grows with what the
-            // peer actually sent, not with the length it announced (which `peek`
-            // already checked against our maxbuf).
+            // peer actually sent, not with the length it announced (which the
+            // unsealer already checked against our maxbuf).
             if this.start > 0 {
                 this.raw.copy_within(this.start..this.end, 0);
                 this.end -= this.start;
@@ -218,12 +235,33 @@ impl<R: AsyncRead + Unpin, U: FrameUnseal + Unpin> AsyncRead for SecureReader<R,
     }
 }
 
+impl<R, U> Drop for SecureReader<R, U> {
+    fn drop(&mut self) {
+        // Whole capacities: plaintext (and, for auth-int, the clear wire messages).
+        self.plain.zeroize();
+        self.raw.zeroize();
+    }
+}
+
 /// The writing half: seals into frames written to `W`.
+///
+/// `poll_write` returns `Ready(n)` only once the frame carrying those `n` bytes has
+/// been handed to `W` entirely, so when `write_all` returns nothing is left behind in
+/// this writer: a write followed by a read needs no flush (over TCP, where flushing
+/// does nothing, an unflushed tail would otherwise wait forever while both peers
+/// read). At most one frame is buffered.
+///
+/// As with TLS streams, after `poll_write` returned `Pending` the next `poll_write`
+/// must be given the same data again (`write_all`, `tokio::io::copy` and `BufWriter`
+/// do): it was sealed on the first call and is reported, not sealed again, once sent.
 pub struct SecureWriter<W, T = Sealer> {
     inner: W,
     sealer: T,
     out: Vec<u8>,
     written: usize,
+    /// Bytes of the caller's data sealed into `out` by a `poll_write` that returned
+    /// `Pending`; reported by the next `poll_write` once `out` has been sent.
+    unreported: usize,
 }
 
 impl<W, T> SecureWriter<W, T> {
@@ -234,12 +272,20 @@ impl<W, T> SecureWriter<W, T> {
             sealer,
             out: Vec::new(),
             written: 0,
+            unreported: 0,
         }
     }
 
     /// The underlying writer.
     pub fn get_ref(&self) -> &W {
         &self.inner
+    }
+}
+
+impl<W, T> Drop for SecureWriter<W, T> {
+    fn drop(&mut self) {
+        // For auth-int the sealed frames carry the plaintext in clear.
+        self.out.zeroize();
     }
 }
 
@@ -266,15 +312,32 @@ impl<W: AsyncWrite + Unpin, T: FrameSeal + Unpin> AsyncWrite for SecureWriter<W,
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         ready!(this.poll_drain(cx))?;
+        if this.unreported > 0 {
+            // The retry of a write that returned Pending: its frame is now sent.
+            let n = this.unreported;
+            if buf.len() < n {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "poll_write retried with less data than it had already sealed",
+                )));
+            }
+            this.unreported = 0;
+            return Poll::Ready(Ok(n));
+        }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
         let n = this.sealer.seal_frame(buf, &mut this.out)?;
-        // Start sending right away; what does not go now goes on the next call or flush.
-        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
-            return Poll::Ready(Err(e));
+        // Ready only once the frame is handed on: nothing may stay behind in `out`
+        // when the caller goes on to read without flushing.
+        match this.poll_drain(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(n)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                this.unreported = n;
+                Poll::Pending
+            }
         }
-        Poll::Ready(Ok(n))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -295,35 +358,41 @@ pub struct SecureStream<S, T = Sealer, U = Unsealer> {
 }
 
 impl<S: AsyncRead + AsyncWrite> SecureStream<S> {
-    /// Wraps `stream` with our own security layer halves. `own_maxbuf` is the maxbuf we
-    /// advertised (the largest frame we accept).
-    ///
-    /// # Errors
-    /// `InvalidInput` if `own_maxbuf` is outside 17..=16777215.
-    pub fn new(stream: S, sealer: Sealer, unsealer: Unsealer, own_maxbuf: u32) -> io::Result<Self> {
+    /// Wraps `stream` with our own security layer halves. The largest frame accepted
+    /// is the unsealer's maxbuf (the one we advertised).
+    pub fn new(stream: S, sealer: Sealer, unsealer: Unsealer) -> Self {
         let (r, w) = tokio::io::split(stream);
-        Ok(SecureStream {
-            reader: SecureReader::new(r, unsealer, own_maxbuf)?,
+        SecureStream {
+            reader: SecureReader::new(r, unsealer),
             writer: SecureWriter::new(w, sealer),
-        })
+        }
     }
 }
 
-impl<S: AsyncRead + AsyncWrite, V: rsasl::prelude::Validation, C>
-    SecureStream<S, SessionLayer<V, C>, SessionLayer<V, C>>
+impl<S, V, C> SecureStream<S, SessionLayer<V, C>, SessionLayer<V, C>>
+where
+    S: AsyncRead + AsyncWrite,
+    V: rsasl::prelude::Validation,
+    C: rsasl::prelude::ChannelBindingCallback,
 {
-    /// Wraps `stream` with the security layer of an authenticated rsasl session.
-    /// `own_maxbuf` is the maxbuf this side advertised (65536 unless the application
-    /// set another through the mechanism's policy).
-    pub fn with_session(
-        stream: S,
-        session: rsasl::prelude::Session<V, C>,
-        own_maxbuf: u32,
-    ) -> io::Result<Self> {
+    /// Wraps `stream` with the security layer of an authenticated rsasl session. The
+    /// session's mechanism frames and limits what is read (for DIGEST-MD5, the maxbuf
+    /// this side advertised).
+    ///
+    /// # Errors
+    /// `InvalidInput` if the session has no security layer (qop `auth`, or a
+    /// mechanism without one): use the stream itself then.
+    pub fn with_session(stream: S, session: rsasl::prelude::Session<V, C>) -> io::Result<Self> {
+        if !session.has_security_layer() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the SASL session has no security layer",
+            ));
+        }
         let layer = SessionLayer(Arc::new(Mutex::new(session)));
         let (r, w) = tokio::io::split(stream);
         Ok(SecureStream {
-            reader: SecureReader::new(r, layer.clone(), own_maxbuf)?,
+            reader: SecureReader::new(r, layer.clone()),
             writer: SecureWriter::new(w, layer),
         })
     }

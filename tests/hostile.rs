@@ -859,18 +859,28 @@ fn unseal_reorder() {
 
 #[test]
 fn unseal_sequence_wrap() {
-    // Sequence numbers wrap from 2^32-1 to 0 on both sides alike; a message that
-    // jumps the wrap early is refused.
+    // Sequence numbers do not wrap: the message carrying 2^32-1 is the last one in
+    // either direction (a wrap to 0 would let frame #0 be replayed); then both halves
+    // refuse with SequenceExhausted. A message that jumps to 0 early is refused too.
     let (mut tx, mut rx) = layer_pair(Some(Cipher::Rc4));
     tx.set_sequence_number_for_testing(u32::MAX);
     rx.set_sequence_number_for_testing(u32::MAX);
     let last = sealed(&mut tx, b"last");
-    let wrapped = sealed(&mut tx, b"wrapped");
-    assert_eq!(&wrapped[wrapped.len() - 4..], &[0, 0, 0, 0]);
+    assert_eq!(&last[last.len() - 4..], &[0xff; 4]);
+    assert_eq!(
+        tx.seal(b"wrapped", &mut Vec::new()),
+        Err(LayerError::SequenceExhausted)
+    );
     let mut out = Vec::new();
     rx.unseal(&last, &mut out).unwrap();
-    rx.unseal(&wrapped, &mut out).unwrap();
-    assert_eq!(out, b"lastwrapped");
+    assert_eq!(out, b"last");
+    // What a wrapping sender would have produced next: seq 0 again.
+    let (mut tx0, _) = layer_pair(Some(Cipher::Rc4));
+    let wrapped = sealed(&mut tx0, b"wrapped");
+    assert_eq!(
+        rx.unseal(&wrapped, &mut out),
+        Err(LayerError::SequenceExhausted)
+    );
 
     let (mut tx, mut rx) = layer_pair(None);
     tx.set_sequence_number_for_testing(0);

@@ -289,7 +289,7 @@ fn frame_decoder_refuses_bad_lengths_before_buffering() {
 }
 
 #[test]
-fn sequence_numbers_wrap_at_2_pow_32() {
+fn sequence_numbers_end_at_2_pow_32_minus_1() {
     for (qop, cipher) in CONFIGS {
         for from in [Side::Client, Side::Server] {
             let mut p = pipe(qop, cipher, from, 4096);
@@ -297,7 +297,7 @@ fn sequence_numbers_wrap_at_2_pow_32() {
             p.tx.set_sequence_number_for_testing(start);
             p.rx.set_sequence_number_for_testing(start);
             let mut seen = Vec::new();
-            for i in 0..6u8 {
+            for i in 0..3u8 {
                 let m = msg(i as usize * 5, i);
                 let w = sealed(&mut p, &m);
                 seen.push(u32::from_be_bytes(w[w.len() - 4..].try_into().unwrap()));
@@ -305,24 +305,26 @@ fn sequence_numbers_wrap_at_2_pow_32() {
                 p.rx.unseal(&w, &mut out).unwrap();
                 assert_eq!(out, m);
             }
-            assert_eq!(seen, [u32::MAX - 2, u32::MAX - 1, u32::MAX, 0, 1, 2]);
-            assert_eq!(p.tx.sequence_number(), 3);
-            assert_eq!(p.rx.sequence_number(), 3);
-
-            // A frame from before the wrap is now a replay.
-            let mut q = pipe(qop, cipher, from, 4096);
-            q.tx.set_sequence_number_for_testing(u32::MAX);
-            q.rx.set_sequence_number_for_testing(u32::MAX);
-            let old = sealed(&mut q, b"last before wrap");
-            let mut out = Vec::new();
-            q.rx.unseal(&old, &mut out).unwrap();
+            assert_eq!(seen, [u32::MAX - 2, u32::MAX - 1, u32::MAX]);
+            assert!(p.tx.is_exhausted() && p.rx.is_exhausted());
+            // No wrap to 0: the sender refuses, writes nothing, and stays exhausted.
+            let mut w = Vec::new();
+            assert_eq!(p.tx.seal(b"x", &mut w), Err(LayerError::SequenceExhausted));
             assert_eq!(
-                q.rx.unseal(&old, &mut out),
-                Err(LayerError::SequenceMismatch {
-                    expected: 0,
-                    got: u32::MAX
-                })
+                p.tx.seal_frame(b"x", &mut w),
+                Err(LayerError::SequenceExhausted)
             );
+            assert!(w.is_empty());
+
+            // The receiver refuses whatever comes after 2^32-1, even a frame
+            // carrying seq 0 with a valid MAC.
+            let mut q = pipe(qop, cipher, from, 4096);
+            let first = sealed(&mut q, b"frame #0");
+            assert_eq!(
+                p.rx.unseal(&first, &mut Vec::new()),
+                Err(LayerError::SequenceExhausted)
+            );
+            assert!(p.rx.is_poisoned());
         }
     }
 }

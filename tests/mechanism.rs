@@ -496,8 +496,8 @@ async fn echo_pair(qop: Qop, cipher: Option<Cipher>) {
         ..Default::default()
     };
     let (client, server, _) = authenticate(sessions(cb, server_policy())).unwrap();
-    let mut cs = SecureStream::with_session(c, client, 2048).unwrap();
-    let ss = SecureStream::with_session(s, server, 65536).unwrap();
+    let mut cs = SecureStream::with_session(c, client).unwrap();
+    let ss = SecureStream::with_session(s, server).unwrap();
     let (mut sr, mut sw) = ss.into_split();
     // The server echoes from one task, reading and writing concurrently.
     let echo = tokio::spawn(async move { tokio::io::copy(&mut sr, &mut sw).await.map(|_| sw) });

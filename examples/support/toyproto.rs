@@ -155,7 +155,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     if !session.has_security_layer() {
         return Ok(());
     }
-    let mut secure = SecureStream::with_session(io, session, 65536)?;
+    let mut secure = SecureStream::with_session(io, session)?;
     let mut buf = vec![0u8; 70_000];
     loop {
         let n = secure.read(&mut buf).await?;
@@ -216,11 +216,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         .clone()
         .ok_or("no outcome")?;
     let stream = if session.has_security_layer() {
-        Some(Box::new(SecureStream::with_session(
-            io,
-            session,
-            outcome.negotiated.own_maxbuf,
-        )?) as Box<dyn Io>)
+        Some(Box::new(SecureStream::with_session(io, session)?) as Box<dyn Io>)
     } else {
         None
     };

@@ -17,6 +17,9 @@
 //!   two blocks interleaved, which keeps the CPU busy while a lookup is in flight;
 //!   CBC encryption is inherently one block after the other.
 //!
+//! The table lookups are indexed by key-dependent data: a cache-timing side channel,
+//! as in OpenSSL's DES (see "Side channels" in the [layer docs](super)).
+//!
 //! Key schedules and chaining values are wiped on drop. Lengths not a multiple of 8:
 //! the trailing partial block is left untouched (the layer never passes one).
 //!
@@ -137,19 +140,22 @@ type RoundKey = [u32; 2];
 
 /// The 16 round keys of a single DES key, in encryption order.
 fn key_schedule(key: &[u8; 8]) -> [RoundKey; 16] {
-    let k = u64::from_be_bytes(*key);
-    let bit = |n: u8| ((k >> (64 - u32::from(n))) & 1) as u32;
+    // The key as one word, the C/D halves and their concatenation are key material:
+    // all wiped before returning.
+    let mut k = u64::from_be_bytes(*key);
     let (mut c, mut d) = (0u32, 0u32);
     for i in 0..28 {
-        c = (c << 1) | bit(PC1[i]);
-        d = (d << 1) | bit(PC1[28 + i]);
+        c = (c << 1) | ((k >> (64 - u32::from(PC1[i]))) & 1) as u32;
+        d = (d << 1) | ((k >> (64 - u32::from(PC1[28 + i]))) & 1) as u32;
     }
+    k.zeroize();
+    let mut cd = 0u64;
     let mut ks = [[0u32; 2]; 16];
     for (round, rk) in ks.iter_mut().enumerate() {
         let s = SHIFTS[round];
         c = ((c << s) | (c >> (28 - s))) & 0x0fff_ffff;
         d = ((d << s) | (d >> (28 - s))) & 0x0fff_ffff;
-        let cd = (u64::from(c) << 28) | u64::from(d);
+        cd = (u64::from(c) << 28) | u64::from(d);
         for (m, &src) in PC2.iter().enumerate() {
             let v = ((cd >> (56 - u32::from(src))) & 1) as u32;
             let (group, t) = (m / 6, m % 6);
@@ -158,6 +164,7 @@ fn key_schedule(key: &[u8; 8]) -> [RoundKey; 16] {
     }
     c.zeroize();
     d.zeroize();
+    cd.zeroize();
     ks
 }
 

@@ -6,9 +6,10 @@ use crate::Qop;
 ///
 /// Errors returned by [`Unsealer`](super::Unsealer) are fatal for that half: after the
 /// first one, every later call returns [`LayerError::Poisoned`]. The connection should
-/// be closed. Errors returned by [`Sealer`](super::Sealer) (only
-/// [`LayerError::MessageTooLarge`]) leave it usable: nothing was written and no sequence
-/// number was consumed.
+/// be closed. [`LayerError::MessageTooLarge`] from a [`Sealer`](super::Sealer) leaves it
+/// usable: nothing was written and no sequence number was consumed.
+/// [`LayerError::SequenceExhausted`] (either half) is final: the session must
+/// reauthenticate to get fresh keys.
 ///
 /// Padding errors and MAC errors are deliberately the same variant,
 /// [`LayerError::IntegrityCheckFailed`], so that no padding oracle is exposed.
@@ -92,6 +93,13 @@ pub enum LayerError {
     /// The two causes are indistinguishable on purpose.
     #[error("integrity check failed (bad MAC or padding)")]
     IntegrityCheckFailed,
+
+    /// All 2^32 sequence numbers of this direction have been used (the last message
+    /// carried 4294967295). Sealing or unsealing another message would reuse a
+    /// sequence number, so a recorded message could be replayed; the session must
+    /// reauthenticate (RFC 2831 §2.2) to get new keys. Nothing was written.
+    #[error("sequence numbers exhausted after 2^32 messages: reauthenticate for new keys")]
+    SequenceExhausted,
 
     /// An earlier call to this [`Unsealer`](super::Unsealer) failed; it refuses all
     /// further input.

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use zeroize::Zeroize;
+
 use super::{check_maxbuf, LayerError, LENGTH_PREFIX_LEN, MIN_WIRE_LEN};
 
 /// What [`FrameDecoder::peek`] found at the start of a contiguous buffer.
@@ -22,6 +24,40 @@ pub enum Peek {
     },
 }
 
+/// Validates a length prefix value against `max` (our maxbuf) and the 16-byte minimum.
+fn check_len(max: u32, prefix: [u8; 4]) -> Result<usize, LayerError> {
+    let len = u32::from_be_bytes(prefix) as usize;
+    if len > max as usize {
+        return Err(LayerError::FrameTooLarge {
+            len,
+            max: max as usize,
+        });
+    }
+    if len < MIN_WIRE_LEN {
+        return Err(LayerError::FrameTooShort {
+            len,
+            min: MIN_WIRE_LEN,
+        });
+    }
+    Ok(len)
+}
+
+/// [`FrameDecoder::peek`] for a receiver whose maxbuf is `max`.
+pub(crate) fn peek(max: u32, input: &[u8]) -> Result<Peek, LayerError> {
+    let Some(prefix) = input.get(..LENGTH_PREFIX_LEN) else {
+        return Ok(Peek::NeedMore { frame_len: None });
+    };
+    let wire_len = check_len(max, [prefix[0], prefix[1], prefix[2], prefix[3]])?;
+    let frame_len = LENGTH_PREFIX_LEN + wire_len;
+    if input.len() >= frame_len {
+        Ok(Peek::Frame { frame_len })
+    } else {
+        Ok(Peek::NeedMore {
+            frame_len: Some(frame_len),
+        })
+    }
+}
+
 /// Incremental decoder of length-prefixed security-layer frames.
 ///
 /// It can be used two ways, neither allocating per frame:
@@ -35,6 +71,9 @@ pub enum Peek {
 /// * **Push** ([`feed`](FrameDecoder::feed)) arbitrary chunks; the decoder copies them
 ///   into one internal buffer that is reused for every frame (it only grows when a
 ///   frame larger than any before arrives, and never past our `maxbuf`).
+///
+/// The buffer is wiped when the next frame starts, on [`reset`](FrameDecoder::reset)
+/// and on drop, since a frame unsealed in place leaves its plaintext there.
 ///
 /// In both ways the announced length is checked against our `maxbuf` (and the
 /// 16-byte minimum) as soon as the 4 prefix octets are known, before anything is
@@ -88,6 +127,13 @@ impl fmt::Debug for FrameDecoder {
     }
 }
 
+impl Drop for FrameDecoder {
+    fn drop(&mut self) {
+        // The whole capacity: a frame unsealed in place leaves plaintext behind.
+        self.buf.zeroize();
+    }
+}
+
 impl FrameDecoder {
     /// A decoder accepting wire messages of at most `own_maxbuf` bytes (the `maxbuf`
     /// we advertised; the 4-octet prefix is not counted).
@@ -114,20 +160,7 @@ impl FrameDecoder {
 
     /// Validates a length prefix value.
     fn check_len(&self, prefix: [u8; 4]) -> Result<usize, LayerError> {
-        let len = u32::from_be_bytes(prefix) as usize;
-        if len > self.max as usize {
-            return Err(LayerError::FrameTooLarge {
-                len,
-                max: self.max as usize,
-            });
-        }
-        if len < MIN_WIRE_LEN {
-            return Err(LayerError::FrameTooShort {
-                len,
-                min: MIN_WIRE_LEN,
-            });
-        }
-        Ok(len)
+        check_len(self.max, prefix)
     }
 
     /// Looks at the start of `input` (a contiguous buffer owned by the caller) without
@@ -137,18 +170,7 @@ impl FrameDecoder {
     /// [`LayerError::FrameTooLarge`] / [`LayerError::FrameTooShort`] as soon as the
     /// prefix announces a length above our `maxbuf` or below 16.
     pub fn peek(&self, input: &[u8]) -> Result<Peek, LayerError> {
-        let Some(prefix) = input.get(..LENGTH_PREFIX_LEN) else {
-            return Ok(Peek::NeedMore { frame_len: None });
-        };
-        let wire_len = self.check_len([prefix[0], prefix[1], prefix[2], prefix[3]])?;
-        let frame_len = LENGTH_PREFIX_LEN + wire_len;
-        if input.len() >= frame_len {
-            Ok(Peek::Frame { frame_len })
-        } else {
-            Ok(Peek::NeedMore {
-                frame_len: Some(frame_len),
-            })
-        }
+        peek(self.max, input)
     }
 
     /// Feeds a chunk of the byte stream. Returns how many bytes of `chunk` were
@@ -170,8 +192,10 @@ impl FrameDecoder {
             return Err(LayerError::Poisoned);
         }
         if self.delivered {
+            // The caller may have unsealed the frame in place: wipe the plaintext.
             self.delivered = false;
             self.header_len = 0;
+            self.buf.as_mut_slice().zeroize();
             self.buf.clear();
         }
         let mut used = 0;
@@ -213,6 +237,7 @@ impl FrameDecoder {
     pub fn reset(&mut self) {
         self.header_len = 0;
         self.wire_len = 0;
+        self.buf.as_mut_slice().zeroize();
         self.buf.clear();
         self.delivered = false;
         self.failed = false;

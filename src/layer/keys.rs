@@ -1,10 +1,9 @@
 //! Key derivation (RFC 2831 §2.3, §2.4) and the per-direction crypto state.
 
-use md5::{Digest, Md5};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::des_core::{DesCbc, TripleDesCbc};
-use super::md5_core::HmacMd5;
+use super::md5_core::{HmacMd5, Md5};
 use super::rc4_core::Rc4;
 use crate::Cipher;
 
@@ -24,7 +23,7 @@ fn md5_concat(a: &[u8], b: &[u8]) -> Zeroizing<[u8; 16]> {
     let mut h = Md5::new();
     h.update(a);
     h.update(b);
-    Zeroizing::new(h.finalize().into())
+    Zeroizing::new(h.finalize())
 }
 
 /// Ki for one direction: MD5(H(A1) || signing constant).
@@ -151,6 +150,7 @@ impl CipherState {
 mod tests {
     use super::*;
     use hmac::{Hmac, Mac};
+    use md5::Md5;
 
     #[test]
     fn des_key_spreads_bits() {

@@ -305,6 +305,56 @@ fn finish(mut state: [u32; 4], done: u64, prefix: &[u8], data: &[u8]) -> [u8; 16
     pad_and_digest(state, &mut block, fill, total)
 }
 
+/// Streaming MD5 for secret input (the password, the secret H(U:R:P), H(A1)): unlike
+/// the `md-5` crate's hasher, its chaining state and partial block are wiped when it
+/// is finalized or dropped.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub(crate) struct Md5 {
+    state: [u32; 4],
+    block: [u8; 64],
+    fill: usize,
+    total: u64,
+}
+
+impl Md5 {
+    pub(crate) fn new() -> Self {
+        Md5 {
+            state: INIT,
+            block: [0; 64],
+            fill: 0,
+            total: 0,
+        }
+    }
+
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        let mut rest = data;
+        self.total += rest.len() as u64;
+        if self.fill > 0 {
+            let take = (64 - self.fill).min(rest.len());
+            self.block[self.fill..self.fill + take].copy_from_slice(&rest[..take]);
+            self.fill += take;
+            rest = &rest[take..];
+            if self.fill < 64 {
+                return;
+            }
+            compress(&mut self.state, &self.block);
+            self.fill = 0;
+        }
+        let mut blocks = rest.chunks_exact(64);
+        for b in &mut blocks {
+            compress(&mut self.state, b);
+        }
+        let tail = blocks.remainder();
+        self.block[..tail.len()].copy_from_slice(tail);
+        self.fill = tail.len();
+    }
+
+    /// The digest; the hasher is wiped (on drop).
+    pub(crate) fn finalize(mut self) -> [u8; 16] {
+        pad_and_digest(self.state, &mut self.block, self.fill, self.total)
+    }
+}
+
 /// HMAC-MD5 with a 16-byte key, keyed inner and outer states precomputed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct HmacMd5 {
@@ -729,6 +779,23 @@ mod tests {
                 let want = m.finalize().into_bytes();
                 assert_eq!(ours.mac(&seq.to_be_bytes(), msg)[..], want[..], "len {len}");
                 assert_eq!(ours.mac10(seq, msg)[..], want[..10]);
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_md5_matches_the_md5_crate_in_any_chunking() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 31 + 7) as u8).collect();
+        for len in (0..=130).chain([191, 192, 193, 300]) {
+            let msg = &data[..len];
+            let want = Md5::digest(msg);
+            for chunk in [1, 3, 55, 56, 63, 64, 65, 300] {
+                let mut h = super::Md5::new();
+                for c in msg.chunks(chunk) {
+                    h.update(c);
+                }
+                h.update(&[]);
+                assert_eq!(h.finalize()[..], want[..], "len {len} chunk {chunk}");
             }
         }
     }

@@ -8,7 +8,9 @@
 //! # Wire format
 //!
 //! Per message, with `seq` the 4-byte big-endian sequence number of that direction
-//! (starting at 0, wrapping to 0 after 2^32 - 1) and `MAC = HMAC-MD5(Ki, seq || msg)[..10]`:
+//! (starting at 0; after the message carrying 2^32 - 1 both halves refuse to go on with
+//! [`LayerError::SequenceExhausted`] instead of wrapping to 0, which would let a
+//! recorded message be replayed: the session must reauthenticate) and `MAC = HMAC-MD5(Ki, seq || msg)[..10]`:
 //!
 //! * `auth-int`: `msg || MAC || 0x0001 || seq`
 //! * `auth-conf`: `CIPHER(msg || pad || MAC) || 0x0001 || seq`, where `pad` is 1 to 8
@@ -80,11 +82,37 @@
 //! one MD5 block; since an [`Unsealer`] is poisoned by its first failure, an attacker
 //! gets at most one such observation per session key.
 //!
+//! The ciphers themselves are not constant-time, as in Cyrus SASL (OpenSSL) and the
+//! JDK:
+//!
+//! * **RC4** (`rc4`, `rc4-40`, `rc4-56`) indexes its 256-byte state with
+//!   secret-dependent values on every byte: inherent to RC4, and a cache-timing leak
+//!   of the keystream state to an attacker sharing the CPU (another process, an SMT
+//!   sibling, a co-resident VM).
+//! * **DES and 3DES** (`des`, `3des`) use eight 64-entry `u32` tables merging the
+//!   S-boxes and the P permutation (2 KiB, 32 cache lines), indexed by bytes of
+//!   `R XOR round key`: the same kind of cache-timing leak of key-dependent data as
+//!   OpenSSL's tables, which Cyrus uses. A constant-time variant that keeps each
+//!   S-box's 64 nibbles in four 64-bit registers and selects with masks (no
+//!   secret-dependent memory access) was measured on the same machine and session
+//!   with `examples/throughput.rs`: `des` 60.3 -> 15.0 MB/s, `3des` 24.2 -> 5.0 MB/s
+//!   (64 KiB messages, seal + unseal), i.e. 4-5 times slower, so the table version is
+//!   kept (a bitsliced DES cannot help CBC encryption, which is serial).
+//!
+//! Where a local attacker sharing the CPU is a concern, none of the RFC 2831 ciphers
+//! is adequate: run the protocol inside TLS instead of relying on the security layer.
+//!
 //! # Key hygiene
 //!
 //! Derived keys are wiped as soon as the cipher and HMAC states are built; DES key
-//! schedules, RC4 state, IVs and the precomputed HMAC-MD5 inner and outer states are
-//! wiped on drop.
+//! schedules (and the key word they are computed from), RC4 state, IVs and the
+//! precomputed HMAC-MD5 inner and outer states are wiped on drop. The MD5 states that
+//! absorb the password, the secret or H(A1) (this crate's own hasher, not the `md-5`
+//! crate's) are wiped when finalized. Buffers that hold plaintext after a message has
+//! been handed on (the [`FrameDecoder`]'s, the rsasl mechanism's scratch buffer, the
+//! tokio stream's read buffer) are wiped before reuse (as long as the message, no
+//! allocation) and in full on drop. What the caller's own buffers hold is the
+//! caller's business.
 //!
 //! # Performance
 //!
@@ -106,6 +134,7 @@ mod seal;
 mod unseal;
 
 pub use error::LayerError;
+pub(crate) use frame::peek as peek_frame;
 pub use frame::{FrameDecoder, Peek};
 pub use seal::Sealer;
 pub use unseal::Unsealer;
@@ -215,6 +244,7 @@ pub fn establish(
             mac: send_mac,
             enc,
             seq: 0,
+            exhausted: false,
             max_plaintext,
             peer_maxbuf,
         },
@@ -224,6 +254,7 @@ pub fn establish(
             mac: recv_mac,
             dec,
             seq: 0,
+            exhausted: false,
             own_maxbuf,
             poisoned: false,
         },

@@ -26,6 +26,8 @@ pub struct Sealer {
     pub(crate) mac: MacKey,
     pub(crate) enc: Option<CipherState>,
     pub(crate) seq: u32,
+    /// The message with sequence number 2^32 - 1 has been sealed: no number is left.
+    pub(crate) exhausted: bool,
     pub(crate) max_plaintext: usize,
     pub(crate) peer_maxbuf: u32,
 }
@@ -36,6 +38,7 @@ impl fmt::Debug for Sealer {
             .field("qop", &self.qop)
             .field("cipher", &self.cipher)
             .field("seq", &self.seq)
+            .field("exhausted", &self.exhausted)
             .field("peer_maxbuf", &self.peer_maxbuf)
             .field("max_plaintext_len", &self.max_plaintext)
             .field("keys", &"<redacted>")
@@ -98,9 +101,17 @@ impl Sealer {
         self.cipher
     }
 
-    /// The sequence number the next sealed message will carry.
+    /// The sequence number the next sealed message will carry (4294967295 also once
+    /// that last number has been used; see [`is_exhausted`](Sealer::is_exhausted)).
     pub fn sequence_number(&self) -> u32 {
         self.seq
+    }
+
+    /// Whether all 2^32 sequence numbers have been used: every further
+    /// [`seal`](Sealer::seal) returns [`LayerError::SequenceExhausted`] and the session
+    /// must reauthenticate.
+    pub fn is_exhausted(&self) -> bool {
+        self.exhausted
     }
 
     /// The largest message [`seal`](Sealer::seal) accepts: the wire message it
@@ -122,6 +133,9 @@ impl Sealer {
 
     #[inline]
     fn check_len(&self, len: usize) -> Result<(), LayerError> {
+        if self.exhausted {
+            return Err(LayerError::SequenceExhausted);
+        }
         if len > self.max_plaintext {
             return Err(LayerError::MessageTooLarge {
                 len,
@@ -140,7 +154,9 @@ impl Sealer {
     /// # Errors
     /// [`LayerError::MessageTooLarge`] if `msg` is longer than
     /// [`max_plaintext_len`](Sealer::max_plaintext_len); then nothing is written and
-    /// the sequence number is not consumed.
+    /// the sequence number is not consumed. [`LayerError::SequenceExhausted`] once the
+    /// message with sequence number 2^32 - 1 has been sealed (nothing is written; the
+    /// session must reauthenticate).
     ///
     /// # Example
     /// ```
@@ -251,7 +267,10 @@ impl Sealer {
     fn push_trailer(&mut self, out: &mut Vec<u8>, seq: u32) {
         out.extend_from_slice(&[0x00, 0x01]);
         out.extend_from_slice(&seq.to_be_bytes());
-        self.seq = seq.wrapping_add(1);
+        match seq.checked_add(1) {
+            Some(next) => self.seq = next,
+            None => self.exhausted = true,
+        }
     }
 
     /// `buf[start..]` holds the message; turns it into the wire message. Capacity has
@@ -282,11 +301,12 @@ impl Sealer {
         self.push_trailer(buf, seq);
     }
 
-    /// Sets the sequence number of the next sealed message. Only for replaying recorded
-    /// transcripts and for tests (e.g. the wrap at 2^32); never use it on a live
-    /// connection.
+    /// Sets the sequence number of the next sealed message (and clears the exhausted
+    /// state). Only for replaying recorded transcripts and for tests (e.g. the end of
+    /// the sequence space at 2^32 - 1); never use it on a live connection.
     #[doc(hidden)]
     pub fn set_sequence_number_for_testing(&mut self, seq: u32) {
         self.seq = seq;
+        self.exhausted = false;
     }
 }

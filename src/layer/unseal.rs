@@ -30,6 +30,8 @@ pub struct Unsealer {
     pub(crate) mac: MacKey,
     pub(crate) dec: Option<CipherState>,
     pub(crate) seq: u32,
+    /// The message with sequence number 2^32 - 1 has been accepted: no number is left.
+    pub(crate) exhausted: bool,
     pub(crate) own_maxbuf: u32,
     pub(crate) poisoned: bool,
 }
@@ -40,6 +42,7 @@ impl fmt::Debug for Unsealer {
             .field("qop", &self.qop)
             .field("cipher", &self.cipher)
             .field("seq", &self.seq)
+            .field("exhausted", &self.exhausted)
             .field("own_maxbuf", &self.own_maxbuf)
             .field("poisoned", &self.poisoned)
             .field("keys", &"<redacted>")
@@ -58,9 +61,17 @@ impl Unsealer {
         self.cipher
     }
 
-    /// The sequence number the next message must carry.
+    /// The sequence number the next message must carry (4294967295 also once that
+    /// last number has been used; see [`is_exhausted`](Unsealer::is_exhausted)).
     pub fn sequence_number(&self) -> u32 {
         self.seq
+    }
+
+    /// Whether the message with sequence number 2^32 - 1 has been accepted: every
+    /// further message is refused with [`LayerError::SequenceExhausted`] and the
+    /// session must reauthenticate.
+    pub fn is_exhausted(&self) -> bool {
+        self.exhausted
     }
 
     /// Our own `maxbuf`: the largest wire message (without length prefix) accepted.
@@ -169,6 +180,9 @@ impl Unsealer {
         if self.poisoned {
             return Err(LayerError::Poisoned);
         }
+        if self.exhausted {
+            return Err(LayerError::SequenceExhausted);
+        }
         let len = wire.len();
         if len > self.own_maxbuf as usize {
             return Err(LayerError::FrameTooLarge {
@@ -232,19 +246,23 @@ impl Unsealer {
     #[inline]
     fn verdict(&mut self, msg_len: usize, ok: subtle::Choice) -> Result<usize, LayerError> {
         if bool::from(ok) {
-            self.seq = self.seq.wrapping_add(1);
+            match self.seq.checked_add(1) {
+                Some(next) => self.seq = next,
+                None => self.exhausted = true,
+            }
             Ok(msg_len)
         } else {
             Err(LayerError::IntegrityCheckFailed)
         }
     }
 
-    /// Sets the sequence number the next message must carry. Only for replaying
-    /// recorded transcripts and for tests (e.g. the wrap at 2^32); never use it on a
-    /// live connection.
+    /// Sets the sequence number the next message must carry (and clears the exhausted
+    /// state). Only for replaying recorded transcripts and for tests (e.g. the end of
+    /// the sequence space at 2^32 - 1); never use it on a live connection.
     #[doc(hidden)]
     pub fn set_sequence_number_for_testing(&mut self, seq: u32) {
         self.seq = seq;
+        self.exhausted = false;
     }
 }
 

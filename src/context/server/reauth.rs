@@ -24,7 +24,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use md5::{Digest, Md5};
+use crate::layer::md5_core::Md5;
 
 use crate::{Cipher, Qop};
 
@@ -149,7 +149,9 @@ impl<S: ReauthStore + ?Sized> ReauthStore for Arc<S> {
 /// A fixed-size fingerprint of a cnonce (cnonces are up to a few KiB; the store keeps
 /// one per reauthentication).
 pub(crate) fn cnonce_id(cnonce: &[u8]) -> [u8; 16] {
-    Md5::digest(cnonce).into()
+    let mut h = Md5::new();
+    h.update(cnonce);
+    h.finalize()
 }
 
 #[derive(Debug, Clone)]
