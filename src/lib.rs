@@ -26,7 +26,7 @@ pub mod mechanism;
 mod params;
 #[cfg(feature = "redis")]
 pub mod redis_store;
-#[cfg(all(feature = "tokio", feature = "rsasl"))]
+#[cfg(feature = "tokio")]
 pub mod stream;
 pub mod wire;
 

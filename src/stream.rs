@@ -32,13 +32,13 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use zeroize::Zeroize;
 
 use crate::layer::{peek_frame, LayerError, Peek, Sealer, Unsealer};
+use crate::Negotiated;
 
 /// The sending side of a security layer, as the stream needs it.
 pub trait FrameSeal {
@@ -81,52 +81,6 @@ impl FrameUnseal for Unsealer {
                 self.unseal(&input[4..frame_len], out).map_err(invalid)?;
                 Ok(Some(frame_len))
             }
-        }
-    }
-}
-
-/// A security layer held by an rsasl [`Session`](rsasl::prelude::Session), shared by
-/// the two halves of a stream (both `encode` and `decode` need the session).
-pub struct SessionLayer<V: rsasl::prelude::Validation, C>(
-    pub Arc<Mutex<rsasl::prelude::Session<V, C>>>,
-);
-
-impl<V: rsasl::prelude::Validation, C> Clone for SessionLayer<V, C> {
-    fn clone(&self) -> Self {
-        SessionLayer(Arc::clone(&self.0))
-    }
-}
-
-impl<V, C> SessionLayer<V, C>
-where
-    V: rsasl::prelude::Validation,
-{
-    fn with<T>(&self, f: impl FnOnce(&mut rsasl::prelude::Session<V, C>) -> T) -> T {
-        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut guard)
-    }
-}
-
-impl<V, C> FrameSeal for SessionLayer<V, C>
-where
-    V: rsasl::prelude::Validation,
-    C: rsasl::prelude::ChannelBindingCallback,
-{
-    fn seal_frame(&mut self, msg: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
-        self.with(|s| s.encode(msg, out)).map_err(io::Error::other)
-    }
-}
-
-impl<V, C> FrameUnseal for SessionLayer<V, C>
-where
-    V: rsasl::prelude::Validation,
-    C: rsasl::prelude::ChannelBindingCallback,
-{
-    fn unseal_frame(&mut self, input: &mut [u8], out: &mut Vec<u8>) -> io::Result<Option<usize>> {
-        match self.with(|s| s.decode(input, out)) {
-            Ok(frame_len) => Ok(Some(frame_len)),
-            Err(rsasl::prelude::SessionError::InputDataRequired) => Ok(None),
-            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
         }
     }
 }
@@ -352,53 +306,61 @@ impl<W: AsyncWrite + Unpin, T: FrameSeal + Unpin> AsyncWrite for SecureWriter<W,
 }
 
 /// A protected stream over `S`; see the [module docs](self).
+///
+/// Over an rsasl session it is a
+/// [`SessionStream`](crate::mechanism::SessionStream), made by
+/// [`SecureStream::with_session`] or
+/// [`OutcomeHandle::secure_stream`](crate::mechanism::OutcomeHandle::secure_stream).
 pub struct SecureStream<S, T = Sealer, U = Unsealer> {
     reader: SecureReader<ReadHalf<S>, U>,
     writer: SecureWriter<WriteHalf<S>, T>,
+    negotiated: Option<Negotiated>,
 }
 
 impl<S: AsyncRead + AsyncWrite> SecureStream<S> {
     /// Wraps `stream` with our own security layer halves. The largest frame accepted
     /// is the unsealer's maxbuf (the one we advertised).
     pub fn new(stream: S, sealer: Sealer, unsealer: Unsealer) -> Self {
+        SecureStream::with_layer(stream, sealer, unsealer)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite, T, U> SecureStream<S, T, U> {
+    /// Wraps `stream` with any sending and receiving halves (this crate's, an rsasl
+    /// session's, or your own [`FrameSeal`]/[`FrameUnseal`]).
+    pub fn with_layer(stream: S, sealer: T, unsealer: U) -> Self {
         let (r, w) = tokio::io::split(stream);
         SecureStream {
             reader: SecureReader::new(r, unsealer),
             writer: SecureWriter::new(w, sealer),
+            negotiated: None,
         }
     }
 }
 
-impl<S, V, C> SecureStream<S, SessionLayer<V, C>, SessionLayer<V, C>>
-where
-    S: AsyncRead + AsyncWrite,
-    V: rsasl::prelude::Validation,
-    C: rsasl::prelude::ChannelBindingCallback,
-{
-    /// Wraps `stream` with the security layer of an authenticated rsasl session. The
-    /// session's mechanism frames and limits what is read (for DIGEST-MD5, the maxbuf
-    /// this side advertised).
-    ///
-    /// # Errors
-    /// `InvalidInput` if the session has no security layer (qop `auth`, or a
-    /// mechanism without one): use the stream itself then.
-    pub fn with_session(stream: S, session: rsasl::prelude::Session<V, C>) -> io::Result<Self> {
-        if !session.has_security_layer() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the SASL session has no security layer",
-            ));
-        }
-        let layer = SessionLayer(Arc::new(Mutex::new(session)));
-        let (r, w) = tokio::io::split(stream);
-        Ok(SecureStream {
-            reader: SecureReader::new(r, layer.clone()),
-            writer: SecureWriter::new(w, layer),
-        })
+impl<S, T, U> std::fmt::Debug for SecureStream<S, T, U> {
+    // Not derived: the buffers may hold plaintext, and the halves need no Debug.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecureStream")
+            .field("negotiated", &self.negotiated)
+            .finish_non_exhaustive()
     }
 }
 
 impl<S, T, U> SecureStream<S, T, U> {
+    /// Attaches what was negotiated (for [`SecureStream::negotiated`]).
+    pub fn with_negotiated(mut self, negotiated: Negotiated) -> Self {
+        self.negotiated = Some(negotiated);
+        self
+    }
+
+    /// What was negotiated (qop, cipher, ssf, both maxbufs, identities), when known:
+    /// attached by [`SecureStream::with_negotiated`] or
+    /// [`OutcomeHandle::secure_stream`](crate::mechanism::OutcomeHandle::secure_stream).
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.negotiated.as_ref()
+    }
+
     /// Splits into halves usable from two tasks at once.
     pub fn into_split(self) -> (SecureReader<ReadHalf<S>, U>, SecureWriter<WriteHalf<S>, T>) {
         (self.reader, self.writer)

@@ -660,3 +660,73 @@ fn rsasl_resume_under_stricter_policy_is_refused_before_sending() {
     // The session stays failed.
     assert!(client.step(None, &mut first).is_err());
 }
+
+/// The rsasl-backed stream is a type a struct can name, knows what was negotiated,
+/// and reports a tampered frame as the `LayerError` itself.
+#[tokio::test]
+async fn session_stream_is_nameable_knows_the_outcome_and_reports_layer_errors() {
+    use sasl_digest_md5::mechanism::SessionStream;
+    use sasl_digest_md5::LayerError;
+
+    struct Connection {
+        stream: SessionStream<tokio::io::DuplexStream>,
+    }
+
+    let cb = ClientCb {
+        password: "secret",
+        policy: ClientPolicy {
+            maxbuf: 4096,
+            ..ClientPolicy::require_confidentiality()
+        },
+        ..Default::default()
+    };
+    let (callback, outcome) = KeepOutcome::wrap(cb);
+    let config = SASLConfig::builder()
+        .with_registry(Registry::with_mechanisms(MECHS))
+        .with_callback(callback)
+        .unwrap();
+    let scfg = SASLConfig::builder()
+        .with_registry(Registry::with_mechanisms(MECHS))
+        .with_callback(ServerCb {
+            policy: server_policy(),
+        })
+        .unwrap();
+    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
+    let client = SASLClient::new(config).start_suggested(&[name]).unwrap();
+    let server = SASLServer::<Authenticated>::new(scfg)
+        .start_suggested(name)
+        .unwrap();
+    let (client, server, _) =
+        authenticate((client, server, Arc::new(ClientCb::default()))).unwrap();
+
+    let (c, mut raw) = tokio::io::duplex(1 << 16);
+    let mut conn = Connection {
+        stream: outcome.secure_stream(c, client).unwrap(),
+    };
+    let n = conn.stream.negotiated().expect("negotiated attached");
+    assert_eq!(
+        (n.qop, n.cipher, n.own_maxbuf),
+        (Qop::AuthConf, Some(Cipher::Rc4), 4096)
+    );
+
+    // A genuine frame from the server, one bit flipped on the way.
+    let mut server = server;
+    let mut frame = Vec::new();
+    server.encode(b"hello", &mut frame).unwrap();
+    frame[6] ^= 1; // inside the encrypted message, after the 4-byte length prefix
+    raw.write_all(&frame).await.unwrap();
+    let mut buf = [0u8; 16];
+    let e = conn.stream.read(&mut buf).await.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+    let inner = e.get_ref().and_then(|i| i.downcast_ref::<LayerError>());
+    assert_eq!(inner, Some(&LayerError::IntegrityCheckFailed), "{e:?}");
+
+    // Without a finished exchange there is nothing to attach.
+    let (c2, _) = tokio::io::duplex(64);
+    let (_, empty) = KeepOutcome::wrap(ClientCb::default());
+    let (client2, _, _) = sessions(ClientCb::default(), server_policy());
+    assert_eq!(
+        empty.secure_stream(c2, client2).unwrap_err().kind(),
+        std::io::ErrorKind::InvalidInput
+    );
+}

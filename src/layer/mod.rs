@@ -134,6 +134,7 @@ mod seal;
 mod unseal;
 
 pub use error::LayerError;
+#[cfg(feature = "tokio")]
 pub(crate) use frame::peek as peek_frame;
 pub use frame::{FrameDecoder, Peek};
 pub use seal::Sealer;
