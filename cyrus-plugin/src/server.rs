@@ -43,7 +43,7 @@ type Slot = Arc<Mutex<Option<StoredSecret>>>;
 
 enum State {
     Start,
-    Sent { ctx: ServerContext, slot: Slot, own_maxbuf: u32 },
+    Sent { ctx: ServerContext, slot: Slot, own_maxbuf: u32, realm: String },
     Done,
     Failed,
 }
@@ -98,7 +98,7 @@ impl ServerConn {
         ServerConn { state: State::Start }
     }
 
-    fn context(input: &ServerInput<'_>, utils: &Utils<'_>) -> Result<(ServerContext, Slot, u32), c_int> {
+    fn context(input: &ServerInput<'_>, utils: &Utils<'_>) -> Result<(ServerContext, Slot, u32, String), c_int> {
         let (qops, ciphers) = offer(&input.props);
         if qops.is_empty() {
             utils.seterror("DIGEST-MD5: no protection layer within the security properties");
@@ -108,7 +108,7 @@ impl ServerConn {
         let own_maxbuf = input.props.maxbuf();
         let config = ServerConfig::new(&input.service, &input.server_fqdn)
             .any_host()
-            .realms(Some(realm).filter(|r| !r.is_empty()))
+            .realms(Some(realm.clone()).filter(|r| !r.is_empty()))
             .qops(qops)
             .ciphers(ciphers)
             .maxbuf(own_maxbuf)
@@ -123,7 +123,7 @@ impl ServerConn {
             utils.seterror(&format!("DIGEST-MD5: {e}"));
             error_code(&e)
         })?;
-        Ok((ctx, slot, own_maxbuf))
+        Ok((ctx, slot, own_maxbuf, realm))
     }
 
     /// One `mech_step`. `lookup(user, authzid)` canonicalizes the names and returns
@@ -137,8 +137,10 @@ impl ServerConn {
         let state = std::mem::replace(&mut self.state, State::Failed);
         let (state, r) = match (state, input.token) {
             (State::Start, None) => match Self::context(&input, utils) {
-                Ok((mut ctx, slot, own_maxbuf)) => match ctx.step(None) {
-                    Ok(Step::Continue(c)) => (State::Sent { ctx, slot, own_maxbuf }, Ok(StepOut::Continue(c))),
+                Ok((mut ctx, slot, own_maxbuf, realm)) => match ctx.step(None) {
+                    Ok(Step::Continue(c)) => {
+                        (State::Sent { ctx, slot, own_maxbuf, realm }, Ok(StepOut::Continue(c)))
+                    }
                     Ok(Step::Complete(_)) => (State::Failed, Err(codes::FAIL)),
                     Err(e) => {
                         utils.seterror(&format!("DIGEST-MD5: {e}"));
@@ -149,11 +151,13 @@ impl ServerConn {
             },
             // A client-first response: a reauthentication attempt.
             (State::Start, Some(tok)) => match Self::context(&input, utils) {
-                Ok((ctx, slot, own_maxbuf)) => Self::respond(ctx, slot, own_maxbuf, tok, lookup, utils),
+                Ok((ctx, slot, own_maxbuf, realm)) => {
+                    Self::respond(ctx, slot, own_maxbuf, realm, tok, lookup, utils)
+                }
                 Err(code) => (State::Failed, Err(code)),
             },
-            (State::Sent { ctx, slot, own_maxbuf }, Some(tok)) => {
-                Self::respond(ctx, slot, own_maxbuf, tok, lookup, utils)
+            (State::Sent { ctx, slot, own_maxbuf, realm }, Some(tok)) => {
+                Self::respond(ctx, slot, own_maxbuf, realm, tok, lookup, utils)
             }
             (State::Sent { .. }, None) => {
                 utils.seterror("DIGEST-MD5: no response from the client");
@@ -172,6 +176,7 @@ impl ServerConn {
         mut ctx: ServerContext,
         slot: Slot,
         own_maxbuf: u32,
+        realm: String,
         tok: &[u8],
         lookup: impl FnOnce(&str, Option<&str>) -> Result<Found, c_int>,
         utils: &Utils<'_>,
@@ -184,7 +189,13 @@ impl ServerConn {
             Ok(r) => r,
             Err(e) => return fail(codes::BADPROT, &format!("bad response: {e}")),
         };
-        let found = match lookup(&r.username, r.authzid.as_deref().filter(|z| !z.is_empty())) {
+        // As Cyrus: a client that chose another realm than the one offered is looked
+        // up as user@realm; otherwise the bare name (libsasl2 adds the default realm).
+        let user = match r.realm.as_deref() {
+            Some(cr) if !cr.is_empty() && cr != realm => format!("{}@{cr}", r.username),
+            _ => r.username.clone(),
+        };
+        let found = match lookup(&user, r.authzid.as_deref().filter(|z| !z.is_empty())) {
             Ok(f) => f,
             Err(code) => return fail(code, "cannot canonicalize the user or fetch its secret"),
         };
@@ -203,7 +214,9 @@ impl ServerConn {
         // The secret is needed only for this step.
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
         match step {
-            Ok(Step::Continue(stale)) => (State::Sent { ctx, slot, own_maxbuf }, Ok(StepOut::Continue(stale))),
+            Ok(Step::Continue(stale)) => {
+                (State::Sent { ctx, slot, own_maxbuf, realm }, Ok(StepOut::Continue(stale)))
+            }
             Ok(Step::Complete(rspauth)) => match Self::finish(&mut ctx) {
                 Ok((done, layer)) => (State::Done, Ok(StepOut::Done { out: rspauth, done, layer })),
                 Err(e) => fail(codes::FAIL, &e),
