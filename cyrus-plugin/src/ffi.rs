@@ -776,7 +776,7 @@ unsafe fn gather_creds(
         authname: text(authname),
         authzid: text(authzid),
         password: match password {
-            Answer::Got(v) => Some(v),
+            Answer::Got(v) => Some(zeroize::Zeroizing::new(v)),
             Answer::None => None,
         },
         realm: text(realm),
@@ -926,7 +926,7 @@ unsafe extern "C" fn server_mech_step(
                         Some(bytes_of(*v.values, 0))
                     }
                 };
-                found.password = first(&vals[0]);
+                found.password = first(&vals[0]).map(zeroize::Zeroizing::new);
                 found.secret = first(&vals[1]);
             }
             if let Some(erase) = utils_raw.prop_erase {

@@ -19,8 +19,8 @@ use crate::{codes, error_code, Done, Props, StepOut};
 /// What auxprop returned for the user.
 #[derive(Default)]
 pub struct Found {
-    /// `userPassword`.
-    pub password: Option<Vec<u8>>,
+    /// `userPassword` (wiped on drop).
+    pub password: Option<zeroize::Zeroizing<Vec<u8>>>,
     /// `cmusaslsecretDIGEST-MD5`: H({user:realm:password}), 16 raw bytes.
     pub secret: Option<Vec<u8>>,
 }

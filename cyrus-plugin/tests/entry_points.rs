@@ -27,41 +27,64 @@ fn server_harness() -> Harness {
     Harness::new(env)
 }
 
-/// Runs a whole authentication; returns (client, server) connections or the first
-/// failing code with the side's error text.
+/// Runs a whole authentication as libsasl2's glue does (an initial response if the
+/// client has one, then challenge/response until the server says OK); returns the
+/// connections and how many server steps it took, or the first failing code with
+/// the side's error text.
+fn authenticate_on(
+    ch: &mut Harness,
+    sh: &mut Harness,
+    host: &str,
+    csec: Sec,
+    ssec: Sec,
+) -> Result<(Conn, Conn, usize), (i32, String)> {
+    let mut client = Conn::client(ch, "ldap", host, csec);
+    let mut server = Conn::server(sh, "ldap", host, "example.com", ssec);
+    // sasl_client_start: an initial response only when reauthenticating.
+    let (mut r, mut out) = client.step(ch, None);
+    if r == INTERACT {
+        (r, out) = client.step(ch, None);
+    }
+    assert_eq!(r, CONTINUE, "{}", ch.env.error);
+    let mut input = (!out.is_empty()).then_some(out);
+    for steps in 1..5 {
+        let (r, s_out) = server.step(sh, input.as_deref());
+        if r == OK {
+            let (r, last) = client.step(ch, Some(&s_out));
+            if r != OK {
+                return Err((r, ch.env.error.clone()));
+            }
+            assert!(last.is_empty());
+            return Ok((client, server, steps));
+        }
+        if r != CONTINUE {
+            return Err((r, sh.env.error.clone()));
+        }
+        let (mut r, mut c_out) = client.step(ch, Some(&s_out));
+        if r == INTERACT {
+            assert!(ch.env.interact);
+            (r, c_out) = client.step(ch, Some(&s_out));
+        }
+        if r != CONTINUE {
+            return Err((r, ch.env.error.clone()));
+        }
+        input = Some(c_out);
+    }
+    panic!("no end to the exchange");
+}
+
+/// Each call a host of its own: the client's reauthentication cache is per process
+/// and keyed by server.
 fn authenticate(
     ch: &mut Harness,
     sh: &mut Harness,
     csec: Sec,
     ssec: Sec,
 ) -> Result<(Conn, Conn), (i32, String)> {
-    let mut client = Conn::client(ch, "ldap", "ldap.example.com", csec);
-    let mut server = Conn::server(sh, "ldap", "ldap.example.com", "example.com", ssec);
-    // sasl_client_start: no initial response.
-    let (r, out) = client.step(ch, None);
-    assert_eq!((r, out.len()), (CONTINUE, 0));
-    let (r, challenge) = server.step(sh, None);
-    if r != CONTINUE {
-        return Err((r, sh.env.error.clone()));
-    }
-    let (mut r, mut response) = client.step(ch, Some(&challenge));
-    if r == INTERACT {
-        assert!(ch.env.interact);
-        (r, response) = client.step(ch, Some(&challenge));
-    }
-    if r != CONTINUE {
-        return Err((r, ch.env.error.clone()));
-    }
-    let (r, rspauth) = server.step(sh, Some(&response));
-    if r != OK {
-        return Err((r, sh.env.error.clone()));
-    }
-    let (r, last) = client.step(ch, Some(&rspauth));
-    if r != OK {
-        return Err((r, ch.env.error.clone()));
-    }
-    assert!(last.is_empty());
-    Ok((client, server))
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let host = format!("host{}.example.com", N.fetch_add(1, Ordering::SeqCst));
+    authenticate_on(ch, sh, &host, csec, ssec).map(|(c, s, _)| (c, s))
 }
 
 #[test]
@@ -176,4 +199,42 @@ fn plugin_api_version_below_4_is_refused() {
     let r = unsafe { sasl_client_plug_init(std::ptr::null(), 3, &mut v, &mut list, &mut n) };
     assert_eq!(r, -23);
     assert!(list.is_null());
+}
+
+/// Reauthentication as Cyrus offers it: the client keeps the last authentication per
+/// server; a server with `reauth_timeout` set takes the client-first response in one
+/// step (next nonce-count, fresh cnonce, so fresh layer keys); a server without it
+/// answers with a challenge and the client authenticates afresh.
+#[test]
+fn reauthentication_across_connections() {
+    let mut ch = Harness::new(Env::new("alice", "secret"));
+    let mut sh = server_harness();
+    sh.env.options = vec![("reauth_timeout".into(), "10".into())];
+    let layer = sec(128, 128);
+    let (c1, s1, steps) = authenticate_on(&mut ch, &mut sh, "reauth.example.com", layer, sec(0, 256)).unwrap();
+    assert_eq!(steps, 2, "first authentication: challenge, then response");
+    let (mut c2, mut s2, steps) =
+        authenticate_on(&mut ch, &mut sh, "reauth.example.com", layer, sec(0, 256)).unwrap();
+    assert_eq!(steps, 1, "reauthentication: one round trip");
+    assert_eq!((c2.ssf(), s2.ssf()), (128, 128));
+    let wire = c2.encode(&[b"after reauth"]).unwrap();
+    assert_eq!(s2.decode(&wire).unwrap(), b"after reauth");
+    // Fresh keys: the first connection's server cannot read the second's traffic.
+    let mut s1 = s1;
+    assert!(s1.decode(&wire).is_err());
+    c1.dispose(&ch);
+    // A server without the option refuses the reauthentication with a challenge;
+    // the client authenticates afresh, transparently.
+    let mut plain = server_harness();
+    let (c3, s3, steps) =
+        authenticate_on(&mut ch, &mut plain, "reauth.example.com", layer, sec(0, 256)).unwrap();
+    assert_eq!(steps, 2);
+    assert_eq!(s3.ssf(), 128);
+    // The cached layer no longer fits the client's properties: no reauthentication.
+    let (_, _, steps) =
+        authenticate_on(&mut ch, &mut sh, "reauth.example.com", sec(0, 1), sec(0, 256)).unwrap();
+    assert_eq!(steps, 2);
+    c3.dispose(&ch);
+    s3.dispose(&plain);
+    s2.dispose(&sh);
 }

@@ -27,6 +27,8 @@ pub struct Env {
     pub users: Vec<(String, Vec<u8>)>,
     /// The last `seterror` text.
     pub error: String,
+    /// `getopt` answers: (option, value), e.g. ("reauth_timeout", "10").
+    pub options: Vec<(String, String)>,
     // Storage the plugin gets pointers into.
     canon_authid: CString,
     canon_user: CString,
@@ -186,6 +188,25 @@ unsafe extern "C" fn h_prop_getnames(ctx: *mut c_void, names: *const *const c_ch
     found
 }
 
+unsafe extern "C" fn h_getopt(
+    ctx: *mut c_void,
+    _plugin: *const c_char,
+    option: *const c_char,
+    out: *mut *const c_char,
+    len: *mut c_uint,
+) -> c_int {
+    let e = env(ctx);
+    let name = CStr::from_ptr(option).to_string_lossy().into_owned();
+    let Some((_, v)) = e.options.iter().find(|(k, _)| *k == name) else { return FAIL };
+    let c = CString::new(v.clone()).unwrap();
+    *out = c.as_ptr();
+    if !len.is_null() {
+        *len = c.as_bytes().len() as c_uint;
+    }
+    e.strings.push(c);
+    OK
+}
+
 unsafe extern "C" fn h_prop_erase(_ctx: *mut c_void, _name: *const c_char) {}
 
 impl Harness {
@@ -196,6 +217,8 @@ impl Harness {
         let mut u: Box<sasl_utils_t> = Box::new(unsafe { std::mem::zeroed() });
         u.version = 4;
         u.conn = conn;
+        u.getopt_context = conn;
+        u.getopt = Some(h_getopt);
         u.malloc = Some(h_malloc);
         u.free = Some(h_free);
         u.getcallback = Some(h_getcallback);
@@ -420,6 +443,7 @@ impl Env {
             interact: false,
             users: Vec::new(),
             error: String::new(),
+            options: Vec::new(),
             canon_authid: CString::default(),
             canon_user: CString::default(),
             lookup: None,
