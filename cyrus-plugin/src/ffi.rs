@@ -614,7 +614,7 @@ enum Answer {
 impl ClientAsk<'_> {
     /// # Safety
     /// `self.prompts` is NULL or points to a prompt-array pointer libsasl2 passed in.
-    unsafe fn from_prompts(&self, id: c_ulong) -> Option<Vec<u8>> {
+    unsafe fn prompt_answer(&self, id: c_ulong) -> Option<Vec<u8>> {
         if self.prompts.is_null() || (*self.prompts).is_null() {
             return None;
         }
@@ -633,9 +633,9 @@ impl ClientAsk<'_> {
     }
 
     /// # Safety
-    /// As [`Self::from_prompts`]; `realms` are passed to a GETREALM callback.
+    /// As [`Self::prompt_answer`]; `realms` are passed to a GETREALM callback.
     unsafe fn get(&mut self, id: c_ulong, realms: &[String]) -> Result<Answer, c_int> {
-        if let Some(v) = self.from_prompts(id) {
+        if let Some(v) = self.prompt_answer(id) {
             return Ok(Answer::Got(v));
         }
         let Some(getcb) = self.utils.getcallback else {
@@ -697,7 +697,7 @@ impl ClientAsk<'_> {
     /// Frees the answered prompt array (it came from `utils->malloc`, ours).
     ///
     /// # Safety
-    /// As [`Self::from_prompts`].
+    /// As [`Self::prompt_answer`].
     unsafe fn free_prompts(&mut self) {
         if self.prompts.is_null() || (*self.prompts).is_null() {
             return;
@@ -711,7 +711,7 @@ impl ClientAsk<'_> {
     /// Builds the `sasl_interact_t` array for `self.need` with `utils->malloc`.
     ///
     /// # Safety
-    /// As [`Self::from_prompts`].
+    /// As [`Self::prompt_answer`].
     unsafe fn make_prompts(&mut self) -> c_int {
         let Some(malloc) = self.utils.malloc else {
             return codes::FAIL;
@@ -816,6 +816,10 @@ unsafe extern "C" fn client_mech_step(
         }
         *clientout = ptr::null();
         *clientoutlen = 0;
+        if !params.http_request.is_null() {
+            utils.seterror("DIGEST-MD5: HTTP Digest mode is not supported by this plugin");
+            return codes::NOMECH;
+        }
         let conn = &mut *conn_context.cast::<Conn>();
         let Role::Client(client) = &mut conn.role else { return codes::BADPARAM };
         let input = ClientInput {
@@ -877,6 +881,10 @@ unsafe extern "C" fn server_mech_step(
         }
         *serverout = ptr::null();
         *serveroutlen = 0;
+        if !params.http_request.is_null() {
+            utils.seterror("DIGEST-MD5: HTTP Digest mode is not supported by this plugin");
+            return codes::NOMECH;
+        }
         let conn = &mut *conn_context.cast::<Conn>();
         let Role::Server(server) = &mut conn.role else { return codes::BADPARAM };
         let input = ServerInput {
@@ -884,6 +892,7 @@ unsafe extern "C" fn server_mech_step(
             server_fqdn: string_of(params.serverFQDN, params.slen).unwrap_or_default(),
             user_realm: string_of(params.user_realm, params.urlen).filter(|s| !s.is_empty()),
             props: props_of(&params.props, params.external_ssf),
+            transition: params.transition.is_some(),
             token: if clientin.is_null() || clientinlen == 0 { None } else { Some(slice_of(clientin, clientinlen)) },
         };
         // The user's secret: request the properties, canonicalize (which runs the

@@ -35,6 +35,8 @@ pub struct ServerInput<'a> {
     pub user_realm: Option<String>,
     /// The security properties.
     pub props: Props,
+    /// `sparams->transition` is set (no secret: `SASL_TRANS` instead of `SASL_NOUSER`).
+    pub transition: bool,
     /// The client's token (NULL or empty: none).
     pub token: Option<&'a [u8]>,
 }
@@ -152,12 +154,12 @@ impl ServerConn {
             // A client-first response: a reauthentication attempt.
             (State::Start, Some(tok)) => match Self::context(&input, utils) {
                 Ok((ctx, slot, own_maxbuf, realm)) => {
-                    Self::respond(ctx, slot, own_maxbuf, realm, tok, lookup, utils)
+                    Self::respond(ctx, slot, own_maxbuf, realm, input.transition, tok, lookup, utils)
                 }
                 Err(code) => (State::Failed, Err(code)),
             },
             (State::Sent { ctx, slot, own_maxbuf, realm }, Some(tok)) => {
-                Self::respond(ctx, slot, own_maxbuf, realm, tok, lookup, utils)
+                Self::respond(ctx, slot, own_maxbuf, realm, input.transition, tok, lookup, utils)
             }
             (State::Sent { .. }, None) => {
                 utils.seterror("DIGEST-MD5: no response from the client");
@@ -177,6 +179,7 @@ impl ServerConn {
         slot: Slot,
         own_maxbuf: u32,
         realm: String,
+        transition: bool,
         tok: &[u8],
         lookup: impl FnOnce(&str, Option<&str>) -> Result<Found, c_int>,
         utils: &Utils<'_>,
@@ -207,7 +210,10 @@ impl ServerConn {
                 b.copy_from_slice(&s);
                 StoredSecret::Secret(Secret::from_bytes(b))
             }
-            _ => return fail(codes::NOUSER, "no secret in database"),
+            _ => {
+                let code = if transition { codes::TRANS } else { codes::NOUSER };
+                return fail(code, "no secret in database");
+            }
         };
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(stored);
         let step = ctx.step(Some(tok));

@@ -4,7 +4,7 @@
 //! Used by `tests/entry_points.rs` and the fuzz target `cyrus_plugin`.
 //!
 //! Test code only: it fakes what libsasl2 does with raw pointers, hence `unsafe`.
-#![allow(dead_code, clippy::missing_safety_doc)]
+#![allow(dead_code, clippy::missing_safety_doc, clippy::missing_transmute_annotations)]
 
 use std::alloc::{alloc, dealloc, Layout};
 use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void, CStr, CString};
