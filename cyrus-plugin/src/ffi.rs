@@ -840,7 +840,14 @@ unsafe extern "C" fn client_mech_step(
                 string_of(o.user, o.ulen).unwrap_or_default(),
             ))
         };
-        match client.step(input, gather, canon_fn, &utils) {
+        let result = client.step(input, gather, canon_fn, &utils);
+        // Prompts we made and the application answered are ours to free: normally
+        // when we read them, but also when a step fails before reading them.
+        if !matches!(result, Err(codes::INTERACT)) {
+            let mut ask = ClientAsk { utils: utils_raw, prompts: prompt_need, need: Vec::new() };
+            ask.free_prompts();
+        }
+        match result {
             Ok(crate::StepOut::Continue(out)) => {
                 conn.out = out;
                 *clientout = conn.out.as_ptr().cast();

@@ -238,3 +238,28 @@ fn reauthentication_across_connections() {
     s3.dispose(&plain);
     s2.dispose(&sh);
 }
+
+/// The prompt array comes from `utils->malloc` and is the plugin's to free: after it
+/// was read, and also when the step that should read it fails first (found by the
+/// fuzz target: a reauthentication prompt followed by a garbage challenge).
+#[test]
+fn prompt_arrays_are_always_freed() {
+    let live = || fake_sasl::LIVE_BLOCKS.with(|c| c.get());
+    let before = live();
+    let mut env = Env::new("alice", "secret");
+    env.interact = true;
+    let mut ch = Harness::new(env);
+    let mut sh = server_harness();
+    let host = "prompts.example.com";
+    authenticate_on(&mut ch, &mut sh, host, sec(0, 256), sec(0, 256)).unwrap();
+    assert_eq!(live(), before, "after a full authentication through prompts");
+    // The cache now knows the server: sasl_client_start asks for credentials.
+    let mut c = Conn::client(&mut ch, "ldap", host, sec(0, 256));
+    let (r, _) = c.step_raw(&mut ch, None);
+    assert_eq!(r, INTERACT);
+    assert_eq!(live(), before + 1, "the prompt array is out");
+    let (r, _) = c.step_raw(&mut ch, Some(b"\x00garbage"));
+    assert_eq!(r, BADPROT);
+    assert_eq!(live(), before, "freed although never read");
+    c.dispose(&ch);
+}

@@ -46,7 +46,13 @@ pub struct Harness {
 
 // --- allocation: a size header in front of each block -------------------------
 
+thread_local! {
+    /// Blocks from `utils->malloc` not yet freed, on this thread.
+    pub static LIVE_BLOCKS: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
 unsafe extern "C" fn h_malloc(n: usize) -> *mut c_void {
+    LIVE_BLOCKS.with(|c| c.set(c.get() + 1));
     let layout = Layout::from_size_align(n + 16, 16).unwrap();
     let p = alloc(layout);
     if p.is_null() {
@@ -60,6 +66,7 @@ unsafe extern "C" fn h_free(p: *mut c_void) {
     if p.is_null() {
         return;
     }
+    LIVE_BLOCKS.with(|c| c.set(c.get() - 1));
     let base = p.cast::<u8>().sub(16);
     let n = base.cast::<usize>().read();
     dealloc(base, Layout::from_size_align(n + 16, 16).unwrap());
@@ -347,8 +354,18 @@ impl Conn {
         }
     }
 
-    /// One step: the result code and the output token.
+    /// One step: the result code and the output token; prompts are answered (as
+    /// the application would) when the result is `SASL_INTERACT`.
     pub fn step(&mut self, h: &mut Harness, input: Option<&[u8]>) -> (c_int, Vec<u8>) {
+        self.step_with(h, input, true)
+    }
+
+    /// One step, leaving any prompts unanswered.
+    pub fn step_raw(&mut self, h: &mut Harness, input: Option<&[u8]>) -> (c_int, Vec<u8>) {
+        self.step_with(h, input, false)
+    }
+
+    fn step_with(&mut self, h: &mut Harness, input: Option<&[u8]>, answer: bool) -> (c_int, Vec<u8>) {
         let (p, n) = match input {
             Some(b) => (b.as_ptr().cast::<c_char>(), b.len() as c_uint),
             None => (ptr::null(), 0),
@@ -360,7 +377,7 @@ impl Conn {
                 let r = (plug.mech_step.unwrap())(
                     self.ctx, &mut *self.cparams, p, n, &mut self.prompts, &mut out, &mut outlen, &mut *self.oparams,
                 );
-                if r == INTERACT {
+                if r == INTERACT && answer {
                     self.answer_prompts(h);
                 }
                 r
