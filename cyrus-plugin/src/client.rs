@@ -69,6 +69,11 @@ fn cache_lock() -> std::sync::MutexGuard<'static, Vec<(Key, ReauthTicket, u32)>>
 
 const CACHE_SIZE: usize = 10;
 
+/// Forgets every cached authentication (`mech_free`, at `sasl_client_done`).
+pub fn clear_cache() {
+    cache_lock().clear();
+}
+
 /// A client connection.
 pub struct ClientConn {
     state: State,

@@ -325,7 +325,7 @@ static CLIENT_PLUG: Plug<[sasl_client_plug_t; 1]> = Plug([sasl_client_plug_t {
     mech_new: Some(client_mech_new),
     mech_step: Some(client_mech_step),
     mech_dispose: Some(mech_dispose),
-    mech_free: Some(mech_free),
+    mech_free: Some(client_mech_free),
     idle: None,
     spare_fptr1: None,
     spare_fptr2: None,
@@ -340,7 +340,7 @@ static SERVER_PLUG: Plug<[sasl_server_plug_t; 1]> = Plug([sasl_server_plug_t {
     mech_new: Some(server_mech_new),
     mech_step: Some(server_mech_step),
     mech_dispose: Some(mech_dispose),
-    mech_free: Some(mech_free),
+    mech_free: Some(server_mech_free),
     setpass: None,
     user_query: None,
     idle: None,
@@ -595,7 +595,13 @@ unsafe extern "C" fn mech_dispose(conn_context: *mut c_void, _utils: *const sasl
     }));
 }
 
-unsafe extern "C" fn mech_free(_glob: *mut c_void, _utils: *const sasl_utils_t) {}
+unsafe extern "C" fn client_mech_free(_glob: *mut c_void, _utils: *const sasl_utils_t) {
+    let _ = catch_unwind(crate::client::clear_cache);
+}
+
+unsafe extern "C" fn server_mech_free(_glob: *mut c_void, _utils: *const sasl_utils_t) {
+    let _ = catch_unwind(crate::server::clear_cache);
+}
 
 /// Asks for the client's credentials the way Cyrus's plugins do: answers to our
 /// earlier prompts first, then the application's callbacks; `SASL_INTERACT` from

@@ -3,7 +3,7 @@
 //! crate's `ServerContext`.
 
 use std::ffi::c_int;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sasl_digest_md5::digest::Secret;
@@ -80,18 +80,27 @@ pub fn offer(props: &Props) -> (QopSet, CipherSet) {
 
 /// The reauthentication cache shared by every connection of the process, when the
 /// `reauth_timeout` option (minutes) is set; otherwise a cache that keeps nothing.
-fn reauth_cache(utils: &Utils<'_>) -> Arc<ReauthCache> {
-    static SHARED: OnceLock<Arc<ReauthCache>> = OnceLock::new();
+fn reauth_cache(utils: &Utils<'_>) -> Option<Arc<ReauthCache>> {
     let minutes = utils
         .getopt(c"reauth_timeout")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
     if minutes == 0 {
-        return ReauthCache::new(0, Duration::ZERO);
+        return None;
     }
-    SHARED
-        .get_or_init(|| ReauthCache::new(1000, Duration::from_secs(minutes * 60)))
-        .clone()
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    Some(
+        shared
+            .get_or_insert_with(|| ReauthCache::new(1000, Duration::from_secs(minutes * 60)))
+            .clone(),
+    )
+}
+
+static SHARED: Mutex<Option<Arc<ReauthCache>>> = Mutex::new(None);
+
+/// Forgets every cached nonce (`mech_free`, at `sasl_server_done`).
+pub fn clear_cache() {
+    *SHARED.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
 impl ServerConn {
@@ -115,7 +124,7 @@ impl ServerConn {
             .ciphers(ciphers)
             .maxbuf(own_maxbuf)
             .utf8(true)
-            .reauth_cache(reauth_cache(utils));
+            .reauth_cache(reauth_cache(utils).unwrap_or_else(|| ReauthCache::new(0, Duration::ZERO)));
         let slot: Slot = Arc::new(Mutex::new(None));
         let store_slot = slot.clone();
         let store = move |_user: &str, _realm: &str| {
@@ -137,7 +146,13 @@ impl ServerConn {
         utils: &Utils<'_>,
     ) -> Result<StepOut, c_int> {
         let state = std::mem::replace(&mut self.state, State::Failed);
-        let (state, r) = match (state, input.token) {
+        // Without a reauthentication cache an initial response is ignored, as Cyrus
+        // does: the client gets a challenge.
+        let token = match (&state, input.token) {
+            (State::Start, Some(_)) if reauth_cache(utils).is_none() => None,
+            (_, t) => t,
+        };
+        let (state, r) = match (state, token) {
             (State::Start, None) => match Self::context(&input, utils) {
                 Ok((mut ctx, slot, own_maxbuf, realm)) => match ctx.step(None) {
                     Ok(Step::Continue(c)) => {
