@@ -440,6 +440,10 @@ struct Conn {
     role: Role,
     out: Vec<u8>,
     layer: Option<Layer>,
+    /// The prompt array handed out with the last `SASL_INTERACT`, freed in
+    /// `mech_dispose` if the application disposes of the connection instead of
+    /// answering.
+    prompts: *mut sasl_interact_t,
 }
 
 /// Runs `f`, turning a panic into `SASL_FAIL` with a message.
@@ -555,6 +559,7 @@ unsafe extern "C" fn client_mech_new(
             role: Role::Client(ClientConn::new()),
             out: Vec::new(),
             layer: None,
+            prompts: ptr::null_mut(),
         });
         *conn_context = Box::into_raw(conn).cast();
         codes::OK
@@ -577,15 +582,22 @@ unsafe extern "C" fn server_mech_new(
             role: Role::Server(ServerConn::new()),
             out: Vec::new(),
             layer: None,
+            prompts: ptr::null_mut(),
         });
         *conn_context = Box::into_raw(conn).cast();
         codes::OK
     })
 }
 
-unsafe extern "C" fn mech_dispose(conn_context: *mut c_void, _utils: *const sasl_utils_t) {
+unsafe extern "C" fn mech_dispose(conn_context: *mut c_void, utils: *const sasl_utils_t) {
     if conn_context.is_null() {
         return;
+    }
+    let pending = (*conn_context.cast::<Conn>()).prompts;
+    if !pending.is_null() {
+        if let Some(free) = utils.as_ref().and_then(|u| u.free) {
+            free(pending.cast());
+        }
     }
     // Dropping zeroizes keys; a panic in a destructor must not unwind into C.
     let _ = catch_unwind(AssertUnwindSafe(|| {
@@ -827,6 +839,10 @@ unsafe extern "C" fn client_mech_step(
             return codes::NOMECH;
         }
         let conn = &mut *conn_context.cast::<Conn>();
+        // Prompts handed back to us belong to this call now (read and freed by it).
+        if !prompt_need.is_null() && *prompt_need == conn.prompts {
+            conn.prompts = ptr::null_mut();
+        }
         let Role::Client(client) = &mut conn.role else { return codes::BADPARAM };
         let input = ClientInput {
             service: string_of(params.service, params.servicelen).unwrap_or_default(),
@@ -849,9 +865,12 @@ unsafe extern "C" fn client_mech_step(
         let result = client.step(input, gather, canon_fn, &utils);
         // Prompts we made and the application answered are ours to free: normally
         // when we read them, but also when a step fails before reading them.
-        if !matches!(result, Err(codes::INTERACT)) {
+        if matches!(result, Err(codes::INTERACT)) {
+            conn.prompts = if prompt_need.is_null() { ptr::null_mut() } else { *prompt_need };
+        } else {
             let mut ask = ClientAsk { utils: utils_raw, prompts: prompt_need, need: Vec::new() };
             ask.free_prompts();
+            conn.prompts = ptr::null_mut();
         }
         match result {
             Ok(crate::StepOut::Continue(out)) => {

@@ -262,4 +262,10 @@ fn prompt_arrays_are_always_freed() {
     assert_eq!(r, BADPROT);
     assert_eq!(live(), before, "freed although never read");
     c.dispose(&ch);
+    // The application gives up on the prompts and disposes of the connection.
+    let mut c = Conn::client(&mut ch, "ldap", host, sec(0, 256));
+    assert_eq!(c.step_raw(&mut ch, None).0, INTERACT);
+    assert_eq!(live(), before + 1);
+    c.dispose(&ch);
+    assert_eq!(live(), before, "freed by mech_dispose");
 }
