@@ -5,10 +5,10 @@ use std::ffi::c_int;
 use std::sync::{Mutex, OnceLock};
 
 use sasl_digest_md5::challenge::Challenge;
-use zeroize::Zeroizing;
 use sasl_digest_md5::{
     ClientConfig, ClientContext, Credential, Qop, ReauthTicket, Requirements, Step, Target,
 };
+use zeroize::Zeroizing;
 
 use crate::ffi::Utils;
 use crate::layer::Layer;
@@ -118,7 +118,9 @@ pub fn policy(mut config: ClientConfig, props: &Props) -> Result<ClientConfig, &
 impl ClientConn {
     /// A connection waiting for `sasl_client_start`.
     pub fn new() -> Self {
-        ClientConn { state: State::Start }
+        ClientConn {
+            state: State::Start,
+        }
     }
 
     /// One `mech_step`. `gather` asks for credentials (with the realms to choose from
@@ -134,7 +136,15 @@ impl ClientConn {
     ) -> Result<StepOut, c_int> {
         let state = std::mem::replace(&mut self.state, State::Failed);
         let sent = |(ctx, own_maxbuf, key, out, reauth)| {
-            (State::Sent { ctx, own_maxbuf, key, reauth }, Ok(StepOut::Continue(out)))
+            (
+                State::Sent {
+                    ctx,
+                    own_maxbuf,
+                    key,
+                    reauth,
+                },
+                Ok(StepOut::Continue(out)),
+            )
         };
         let (state, r) = match state {
             State::Start => match input.token {
@@ -162,7 +172,12 @@ impl ClientConn {
                     Err(e) => (State::Failed, Err(e)),
                 },
             },
-            State::Sent { mut ctx, own_maxbuf, key, reauth } => {
+            State::Sent {
+                mut ctx,
+                own_maxbuf,
+                key,
+                reauth,
+            } => {
                 let tok = input.token.unwrap_or_default();
                 match reauth {
                     // The server did not take the reauthentication (no cache, expired,
@@ -215,7 +230,10 @@ impl ClientConn {
             .ok_or_else(|| fail(codes::BADPARAM, "no password"))?;
         let password = String::from_utf8(password.to_vec())
             .map_err(|_| fail(codes::BADPARAM, "the password is not UTF-8"))?;
-        let authzid = creds.authzid.clone().filter(|z| !z.is_empty() && *z != authname);
+        let authzid = creds
+            .authzid
+            .clone()
+            .filter(|z| !z.is_empty() && *z != authname);
         let (authid, user) = match &authzid {
             Some(z) => {
                 canon(z, codes::CU_AUTHZID)?;
@@ -223,7 +241,11 @@ impl ClientConn {
             }
             None => canon(&authname, codes::CU_AUTHID | codes::CU_AUTHZID)?,
         };
-        let authid = if authid.is_empty() { authname.clone() } else { authid };
+        let authid = if authid.is_empty() {
+            authname.clone()
+        } else {
+            authid
+        };
         let target = Target::new(&input.service, &input.server_fqdn)
             .map_err(|e| fail(codes::BADPARAM, &format!("digest-uri: {e}")))?;
         let mut config = ClientConfig::new(authid, Credential::password(password), target);
@@ -248,8 +270,8 @@ impl ClientConn {
             utils.seterror(&format!("DIGEST-MD5: {msg}"));
             code
         };
-        let challenge =
-            Challenge::parse(tok).map_err(|e| fail(codes::BADPROT, &format!("bad challenge: {e}")))?;
+        let challenge = Challenge::parse(tok)
+            .map_err(|e| fail(codes::BADPROT, &format!("bad challenge: {e}")))?;
         let several = (challenge.realms.len() > 1).then_some(&challenge.realms[..]);
         let creds = gather(several)?;
         let realm = creds
@@ -259,7 +281,8 @@ impl ClientConn {
             .unwrap_or_else(|| input.server_fqdn.clone());
         let (config, authname) = Self::config(input, &creds, Some(realm), &mut canon, &fail)?;
         let own_maxbuf = input.props.maxbuf();
-        let mut ctx = ClientContext::new(config).map_err(|e| fail(error_code(&e), &e.to_string()))?;
+        let mut ctx =
+            ClientContext::new(config).map_err(|e| fail(error_code(&e), &e.to_string()))?;
         let key = (input.service.clone(), input.server_fqdn.clone(), authname);
         match ctx.step(Some(tok)) {
             Ok(Step::Continue(out)) => Ok((ctx, own_maxbuf, key, out, None)),
@@ -282,7 +305,9 @@ impl ClientConn {
             code
         };
         let creds = gather(None)?;
-        let Some(authname) = creds.authname.clone() else { return Ok(None) };
+        let Some(authname) = creds.authname.clone() else {
+            return Ok(None);
+        };
         let key = (input.service.clone(), input.server_fqdn.clone(), authname);
         let limits = input.props.min_ssf..=input.props.limit();
         let Some(ticket) = cache_lock()
@@ -300,7 +325,12 @@ impl ClientConn {
         }
     }
 
-    fn finish(ctx: &mut ClientContext, tok: &[u8], own_maxbuf: u32, key: Key) -> Result<StepOut, (c_int, String)> {
+    fn finish(
+        ctx: &mut ClientContext,
+        tok: &[u8],
+        own_maxbuf: u32,
+        key: Key,
+    ) -> Result<StepOut, (c_int, String)> {
         match ctx.step(Some(tok)) {
             Ok(Step::Complete(_)) => {}
             Ok(Step::Continue(_)) => return Err((codes::BADPROT, "unexpected challenge".into())),
@@ -319,9 +349,18 @@ impl ClientConn {
             c.push((key, ticket, n.ssf));
         }
         if !n.qop.has_layer() {
-            return Ok(StepOut::Done { out: None, done: Done { ssf: 0, maxoutbuf: 0 }, layer: None });
+            return Ok(StepOut::Done {
+                out: None,
+                done: Done {
+                    ssf: 0,
+                    maxoutbuf: 0,
+                },
+                layer: None,
+            });
         }
-        let (tx, rx) = ctx.security_layer().map_err(|e| (codes::FAIL, e.to_string()))?;
+        let (tx, rx) = ctx
+            .security_layer()
+            .map_err(|e| (codes::FAIL, e.to_string()))?;
         let layer = Layer::new(tx, rx, own_maxbuf).map_err(|e| (codes::FAIL, e.to_string()))?;
         // Cyrus's client: the peer's maxbuf less the worst-case overhead.
         let overhead = if n.qop == Qop::AuthConf { 25 } else { 16 };
@@ -332,7 +371,10 @@ impl ClientConn {
             .max(1);
         Ok(StepOut::Done {
             out: None,
-            done: Done { ssf: n.ssf, maxoutbuf },
+            done: Done {
+                ssf: n.ssf,
+                maxoutbuf,
+            },
             layer: Some(layer),
         })
     }

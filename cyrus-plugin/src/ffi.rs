@@ -73,9 +73,8 @@ pub struct sasl_utils_t {
     pub erasebuffer: FnPtr,
     pub getprop: FnPtr,
     pub setprop: FnPtr,
-    pub getcallback: Option<
-        unsafe extern "C" fn(*mut c_void, c_ulong, *mut FnPtr, *mut *mut c_void) -> c_int,
-    >,
+    pub getcallback:
+        Option<unsafe extern "C" fn(*mut c_void, c_ulong, *mut FnPtr, *mut *mut c_void) -> c_int>,
     pub log: Option<unsafe extern "C" fn(*mut c_void, c_int, *const c_char, ...)>,
     pub seterror: Option<unsafe extern "C" fn(*mut c_void, c_uint, *const c_char, ...)>,
     pub spare_fptr: FnPtr,
@@ -83,9 +82,8 @@ pub struct sasl_utils_t {
     pub prop_dup: FnPtr,
     pub prop_request: Option<unsafe extern "C" fn(*mut c_void, *const *const c_char) -> c_int>,
     pub prop_get: FnPtr,
-    pub prop_getnames: Option<
-        unsafe extern "C" fn(*mut c_void, *const *const c_char, *mut propval) -> c_int,
-    >,
+    pub prop_getnames:
+        Option<unsafe extern "C" fn(*mut c_void, *const *const c_char, *mut propval) -> c_int>,
     pub prop_clear: FnPtr,
     pub prop_dispose: FnPtr,
     pub prop_format: FnPtr,
@@ -135,8 +133,15 @@ pub struct sasl_secret_t {
     pub data: [u8; 1],
 }
 
-type CanonUser =
-    Option<unsafe extern "C" fn(*mut c_void, *const c_char, c_uint, c_uint, *mut sasl_out_params_t) -> c_int>;
+type CanonUser = Option<
+    unsafe extern "C" fn(
+        *mut c_void,
+        *const c_char,
+        c_uint,
+        c_uint,
+        *mut sasl_out_params_t,
+    ) -> c_int,
+>;
 
 /// `sasl_out_params_t` (saslplug.h).
 #[repr(C)]
@@ -165,10 +170,20 @@ pub struct sasl_out_params_t {
     pub param_version: c_int,
 }
 
-type EncodeFn =
-    unsafe extern "C" fn(*mut c_void, *const iovec, c_uint, *mut *const c_char, *mut c_uint) -> c_int;
-type DecodeFn =
-    unsafe extern "C" fn(*mut c_void, *const c_char, c_uint, *mut *const c_char, *mut c_uint) -> c_int;
+type EncodeFn = unsafe extern "C" fn(
+    *mut c_void,
+    *const iovec,
+    c_uint,
+    *mut *const c_char,
+    *mut c_uint,
+) -> c_int;
+type DecodeFn = unsafe extern "C" fn(
+    *mut c_void,
+    *const c_char,
+    c_uint,
+    *mut *const c_char,
+    *mut c_uint,
+) -> c_int;
 
 /// `sasl_client_params_t` (saslplug.h).
 #[repr(C)]
@@ -370,7 +385,15 @@ impl Utils<'_> {
         let mut out: *const c_char = ptr::null();
         let mut len: c_uint = 0;
         // SAFETY: out-params are valid locals; libsasl2 keeps the value alive.
-        let r = unsafe { f(self.0.getopt_context, MECH_NAME.as_ptr(), name.as_ptr(), &mut out, &mut len) };
+        let r = unsafe {
+            f(
+                self.0.getopt_context,
+                MECH_NAME.as_ptr(),
+                name.as_ptr(),
+                &mut out,
+                &mut len,
+            )
+        };
         if r != codes::OK || out.is_null() {
             return None;
         }
@@ -669,8 +692,12 @@ impl ClientAsk<'_> {
             }
             (codes::OK, Some(f)) => match id {
                 codes::CB_PASS => {
-                    let f: unsafe extern "C" fn(*mut c_void, *mut c_void, c_int, *mut *mut sasl_secret_t) -> c_int =
-                        std::mem::transmute(f);
+                    let f: unsafe extern "C" fn(
+                        *mut c_void,
+                        *mut c_void,
+                        c_int,
+                        *mut *mut sasl_secret_t,
+                    ) -> c_int = std::mem::transmute(f);
                     let mut secret: *mut sasl_secret_t = ptr::null_mut();
                     let r = f(self.utils.conn, ctx, id as c_int, &mut secret);
                     if r != codes::OK {
@@ -684,8 +711,12 @@ impl ClientAsk<'_> {
                     Ok(Answer::Got(std::slice::from_raw_parts(data, len).to_vec()))
                 }
                 codes::CB_GETREALM => {
-                    let f: unsafe extern "C" fn(*mut c_void, c_int, *const *const c_char, *mut *const c_char) -> c_int =
-                        std::mem::transmute(f);
+                    let f: unsafe extern "C" fn(
+                        *mut c_void,
+                        c_int,
+                        *const *const c_char,
+                        *mut *const c_char,
+                    ) -> c_int = std::mem::transmute(f);
                     let owned: Vec<CString> = realms.iter().map(|r| cstring_lossy(r)).collect();
                     let mut list: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
                     list.push(ptr::null());
@@ -694,18 +725,30 @@ impl ClientAsk<'_> {
                     if r != codes::OK {
                         return Err(r);
                     }
-                    Ok(if out.is_null() { Answer::None } else { Answer::Got(bytes_of(out, 0)) })
+                    Ok(if out.is_null() {
+                        Answer::None
+                    } else {
+                        Answer::Got(bytes_of(out, 0))
+                    })
                 }
                 _ => {
-                    let f: unsafe extern "C" fn(*mut c_void, c_int, *mut *const c_char, *mut c_uint) -> c_int =
-                        std::mem::transmute(f);
+                    let f: unsafe extern "C" fn(
+                        *mut c_void,
+                        c_int,
+                        *mut *const c_char,
+                        *mut c_uint,
+                    ) -> c_int = std::mem::transmute(f);
                     let mut out: *const c_char = ptr::null();
                     let mut len: c_uint = 0;
                     let r = f(ctx, id as c_int, &mut out, &mut len);
                     if r != codes::OK {
                         return Err(r);
                     }
-                    Ok(if out.is_null() { Answer::None } else { Answer::Got(bytes_of(out, len)) })
+                    Ok(if out.is_null() {
+                        Answer::None
+                    } else {
+                        Answer::Got(bytes_of(out, len))
+                    })
                 }
             },
             _ => Ok(Answer::None),
@@ -742,10 +785,21 @@ impl ClientAsk<'_> {
         if p.is_null() {
             return codes::NOMEM;
         }
-        for (i, &id) in self.need.iter().chain(std::iter::once(&codes::CB_LIST_END)).enumerate() {
+        for (i, &id) in self
+            .need
+            .iter()
+            .chain(std::iter::once(&codes::CB_LIST_END))
+            .enumerate()
+        {
             let (challenge, prompt): (&CStr, &CStr) = match id {
-                codes::CB_USER => (c"Authorization Name", c"Please enter your authorization name"),
-                codes::CB_AUTHNAME => (c"Authentication Name", c"Please enter your authentication name"),
+                codes::CB_USER => (
+                    c"Authorization Name",
+                    c"Please enter your authorization name",
+                ),
+                codes::CB_AUTHNAME => (
+                    c"Authentication Name",
+                    c"Please enter your authentication name",
+                ),
                 codes::CB_PASS => (c"Password", c"Please enter your password"),
                 codes::CB_GETREALM => (c"Realm", c"Please enter your realm"),
                 _ => (c"", c""),
@@ -753,7 +807,11 @@ impl ClientAsk<'_> {
             let last = id == codes::CB_LIST_END;
             p.add(i).write(sasl_interact_t {
                 id,
-                challenge: if last { ptr::null() } else { challenge.as_ptr() },
+                challenge: if last {
+                    ptr::null()
+                } else {
+                    challenge.as_ptr()
+                },
                 prompt: if last { ptr::null() } else { prompt.as_ptr() },
                 defresult: ptr::null(),
                 result: ptr::null(),
@@ -774,7 +832,11 @@ unsafe fn gather_creds(
     prompts: *mut *mut sasl_interact_t,
     realms: Option<&[String]>,
 ) -> Result<Creds, c_int> {
-    let mut ask = ClientAsk { utils, prompts, need: Vec::new() };
+    let mut ask = ClientAsk {
+        utils,
+        prompts,
+        need: Vec::new(),
+    };
     let authzid = ask.get(codes::CB_USER, &[])?;
     let authname = ask.get(codes::CB_AUTHNAME, &[])?;
     let password = ask.get(codes::CB_PASS, &[])?;
@@ -825,11 +887,19 @@ unsafe extern "C" fn client_mech_step(
     clientoutlen: *mut c_uint,
     oparams: *mut sasl_out_params_t,
 ) -> c_int {
-    let Some(params) = cparams.as_ref() else { return codes::BADPARAM };
-    let Some(utils_raw) = params.utils.as_ref() else { return codes::BADPARAM };
+    let Some(params) = cparams.as_ref() else {
+        return codes::BADPARAM;
+    };
+    let Some(utils_raw) = params.utils.as_ref() else {
+        return codes::BADPARAM;
+    };
     let utils = Utils(utils_raw);
     guarded(Some(Utils(utils_raw)), || {
-        if conn_context.is_null() || clientout.is_null() || clientoutlen.is_null() || oparams.is_null() {
+        if conn_context.is_null()
+            || clientout.is_null()
+            || clientoutlen.is_null()
+            || oparams.is_null()
+        {
             return codes::BADPARAM;
         }
         *clientout = ptr::null();
@@ -843,12 +913,18 @@ unsafe extern "C" fn client_mech_step(
         if !prompt_need.is_null() && *prompt_need == conn.prompts {
             conn.prompts = ptr::null_mut();
         }
-        let Role::Client(client) = &mut conn.role else { return codes::BADPARAM };
+        let Role::Client(client) = &mut conn.role else {
+            return codes::BADPARAM;
+        };
         let input = ClientInput {
             service: string_of(params.service, params.servicelen).unwrap_or_default(),
             server_fqdn: string_of(params.serverFQDN, params.slen).unwrap_or_default(),
             props: props_of(&params.props, params.external_ssf),
-            token: if serverin.is_null() { None } else { Some(slice_of(serverin, serverinlen)) },
+            token: if serverin.is_null() {
+                None
+            } else {
+                Some(slice_of(serverin, serverinlen))
+            },
         };
         let gather = |realms: Option<&[String]>| gather_creds(utils_raw, prompt_need, realms);
         let canon_fn = |name: &str, flags: u32| -> Result<(String, String), c_int> {
@@ -866,9 +942,17 @@ unsafe extern "C" fn client_mech_step(
         // Prompts we made and the application answered are ours to free: normally
         // when we read them, but also when a step fails before reading them.
         if matches!(result, Err(codes::INTERACT)) {
-            conn.prompts = if prompt_need.is_null() { ptr::null_mut() } else { *prompt_need };
+            conn.prompts = if prompt_need.is_null() {
+                ptr::null_mut()
+            } else {
+                *prompt_need
+            };
         } else {
-            let mut ask = ClientAsk { utils: utils_raw, prompts: prompt_need, need: Vec::new() };
+            let mut ask = ClientAsk {
+                utils: utils_raw,
+                prompts: prompt_need,
+                need: Vec::new(),
+            };
             ask.free_prompts();
             conn.prompts = ptr::null_mut();
         }
@@ -904,11 +988,19 @@ unsafe extern "C" fn server_mech_step(
     serveroutlen: *mut c_uint,
     oparams: *mut sasl_out_params_t,
 ) -> c_int {
-    let Some(params) = sparams.as_ref() else { return codes::BADPARAM };
-    let Some(utils_raw) = params.utils.as_ref() else { return codes::BADPARAM };
+    let Some(params) = sparams.as_ref() else {
+        return codes::BADPARAM;
+    };
+    let Some(utils_raw) = params.utils.as_ref() else {
+        return codes::BADPARAM;
+    };
     let utils = Utils(utils_raw);
     guarded(Some(Utils(utils_raw)), || {
-        if conn_context.is_null() || serverout.is_null() || serveroutlen.is_null() || oparams.is_null() {
+        if conn_context.is_null()
+            || serverout.is_null()
+            || serveroutlen.is_null()
+            || oparams.is_null()
+        {
             return codes::BADPARAM;
         }
         *serverout = ptr::null();
@@ -918,33 +1010,53 @@ unsafe extern "C" fn server_mech_step(
             return codes::NOMECH;
         }
         let conn = &mut *conn_context.cast::<Conn>();
-        let Role::Server(server) = &mut conn.role else { return codes::BADPARAM };
+        let Role::Server(server) = &mut conn.role else {
+            return codes::BADPARAM;
+        };
         let input = ServerInput {
             service: string_of(params.service, params.servicelen).unwrap_or_default(),
             server_fqdn: string_of(params.serverFQDN, params.slen).unwrap_or_default(),
             user_realm: string_of(params.user_realm, params.urlen).filter(|s| !s.is_empty()),
             props: props_of(&params.props, params.external_ssf),
             transition: params.transition.is_some(),
-            token: if clientin.is_null() || clientinlen == 0 { None } else { Some(slice_of(clientin, clientinlen)) },
+            token: if clientin.is_null() || clientinlen == 0 {
+                None
+            } else {
+                Some(slice_of(clientin, clientinlen))
+            },
         };
         // The user's secret: request the properties, canonicalize (which runs the
         // auxprop lookup), read them, erase the password from the context.
         let lookup = |user: &str, authzid: Option<&str>| -> Result<crate::server::Found, c_int> {
-            let names: [*const c_char; 3] =
-                [c"*userPassword".as_ptr(), c"*cmusaslsecretDIGEST-MD5".as_ptr(), ptr::null()];
+            let names: [*const c_char; 3] = [
+                c"*userPassword".as_ptr(),
+                c"*cmusaslsecretDIGEST-MD5".as_ptr(),
+                ptr::null(),
+            ];
             if let Some(req) = utils_raw.prop_request {
                 let r = req(params.propctx, names.as_ptr());
                 if r != codes::OK {
                     return Err(r);
                 }
             }
-            let flags = codes::CU_AUTHID | if authzid.is_none() { codes::CU_AUTHZID } else { 0 };
+            let flags = codes::CU_AUTHID
+                | if authzid.is_none() {
+                    codes::CU_AUTHZID
+                } else {
+                    0
+                };
             let r = canon(params.canon_user, utils_raw.conn, user, flags, oparams);
             if r != codes::OK {
                 return Err(r);
             }
             if let Some(z) = authzid {
-                let r = canon(params.canon_user, utils_raw.conn, z, codes::CU_AUTHZID, oparams);
+                let r = canon(
+                    params.canon_user,
+                    utils_raw.conn,
+                    z,
+                    codes::CU_AUTHZID,
+                    oparams,
+                );
                 if r != codes::OK {
                     return Err(r);
                 }
@@ -1007,12 +1119,22 @@ unsafe extern "C" fn layer_encode(
     outputlen: *mut c_uint,
 ) -> c_int {
     guarded(None, || {
-        if context.is_null() || output.is_null() || outputlen.is_null() || (invec.is_null() && numiov > 0) {
+        if context.is_null()
+            || output.is_null()
+            || outputlen.is_null()
+            || (invec.is_null() && numiov > 0)
+        {
             return codes::BADPARAM;
         }
         let conn = &mut *context.cast::<Conn>();
-        let Some(layer) = conn.layer.as_mut() else { return codes::NOTDONE };
-        let iov = if numiov == 0 { &[][..] } else { std::slice::from_raw_parts(invec, numiov as usize) };
+        let Some(layer) = conn.layer.as_mut() else {
+            return codes::NOTDONE;
+        };
+        let iov = if numiov == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(invec, numiov as usize)
+        };
         let parts: Vec<&[u8]> = iov
             .iter()
             .map(|v| {
@@ -1050,11 +1172,17 @@ unsafe extern "C" fn layer_decode(
             return codes::BADPARAM;
         }
         let conn = &mut *context.cast::<Conn>();
-        let Some(layer) = conn.layer.as_mut() else { return codes::NOTDONE };
+        let Some(layer) = conn.layer.as_mut() else {
+            return codes::NOTDONE;
+        };
         match layer.decode(slice_of(input, inputlen)) {
             Ok(out) => match c_uint::try_from(out.len()) {
                 Ok(n) => {
-                    *output = if n == 0 { ptr::null() } else { out.as_ptr().cast() };
+                    *output = if n == 0 {
+                        ptr::null()
+                    } else {
+                        out.as_ptr().cast()
+                    };
                     *outputlen = n;
                     codes::OK
                 }

@@ -63,7 +63,9 @@ impl Layer {
         };
         let max = self.tx.max_plaintext_len().max(1);
         for chunk in data.chunks(max) {
-            self.tx.seal_frame(chunk, &mut self.enc).map_err(|e| code(&e))?;
+            self.tx
+                .seal_frame(chunk, &mut self.enc)
+                .map_err(|e| code(&e))?;
         }
         Ok(&self.enc)
     }
@@ -75,7 +77,13 @@ impl Layer {
             return Err(codes::FAIL);
         }
         self.dec.clear();
-        let Layer { rx, frames, dec, failed, .. } = self;
+        let Layer {
+            rx,
+            frames,
+            dec,
+            failed,
+            ..
+        } = self;
         while !input.is_empty() {
             // Fast path (whole packets, as libldap and slapd pass them): copy the
             // wire message once, straight into the output, and unseal it there.
@@ -132,7 +140,10 @@ mod tests {
         let ha1 = [7u8; 16];
         let (ctx, crx) = layer::establish(&ha1, qop, cipher, Side::Client, maxbuf, maxbuf).unwrap();
         let (stx, srx) = layer::establish(&ha1, qop, cipher, Side::Server, maxbuf, maxbuf).unwrap();
-        (Layer::new(ctx, crx, maxbuf).unwrap(), Layer::new(stx, srx, maxbuf).unwrap())
+        (
+            Layer::new(ctx, crx, maxbuf).unwrap(),
+            Layer::new(stx, srx, maxbuf).unwrap(),
+        )
     }
 
     /// Any chunking of the stream (byte by byte, odd sizes, several packets in one

@@ -8,7 +8,11 @@
 //! layer (`layer`) are safe Rust on top of the crate's public API.
 
 // States hold whole contexts (moved once per step); boxing them buys nothing.
-#![allow(clippy::large_enum_variant, clippy::type_complexity, clippy::too_many_arguments)]
+#![allow(
+    clippy::large_enum_variant,
+    clippy::type_complexity,
+    clippy::too_many_arguments
+)]
 // `unsafe` is allowed in `ffi` only.
 #![deny(unsafe_code)]
 

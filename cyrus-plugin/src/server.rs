@@ -45,7 +45,12 @@ type Slot = Arc<Mutex<Option<StoredSecret>>>;
 
 enum State {
     Start,
-    Sent { ctx: ServerContext, slot: Slot, own_maxbuf: u32, realm: String },
+    Sent {
+        ctx: ServerContext,
+        slot: Slot,
+        own_maxbuf: u32,
+        realm: String,
+    },
     Done,
     Failed,
 }
@@ -106,16 +111,24 @@ pub fn clear_cache() {
 impl ServerConn {
     /// A connection waiting for `sasl_server_start`.
     pub fn new() -> Self {
-        ServerConn { state: State::Start }
+        ServerConn {
+            state: State::Start,
+        }
     }
 
-    fn context(input: &ServerInput<'_>, utils: &Utils<'_>) -> Result<(ServerContext, Slot, u32, String), c_int> {
+    fn context(
+        input: &ServerInput<'_>,
+        utils: &Utils<'_>,
+    ) -> Result<(ServerContext, Slot, u32, String), c_int> {
         let (qops, ciphers) = offer(&input.props);
         if qops.is_empty() {
             utils.seterror("DIGEST-MD5: no protection layer within the security properties");
             return Err(codes::TOOWEAK);
         }
-        let realm = input.user_realm.clone().unwrap_or_else(|| input.server_fqdn.clone());
+        let realm = input
+            .user_realm
+            .clone()
+            .unwrap_or_else(|| input.server_fqdn.clone());
         let own_maxbuf = input.props.maxbuf();
         let config = ServerConfig::new(&input.service, &input.server_fqdn)
             .any_host()
@@ -124,7 +137,9 @@ impl ServerConn {
             .ciphers(ciphers)
             .maxbuf(own_maxbuf)
             .utf8(true)
-            .reauth_cache(reauth_cache(utils).unwrap_or_else(|| ReauthCache::new(0, Duration::ZERO)));
+            .reauth_cache(
+                reauth_cache(utils).unwrap_or_else(|| ReauthCache::new(0, Duration::ZERO)),
+            );
         let slot: Slot = Arc::new(Mutex::new(None));
         let store_slot = slot.clone();
         let store = move |_user: &str, _realm: &str| {
@@ -155,9 +170,15 @@ impl ServerConn {
         let (state, r) = match (state, token) {
             (State::Start, None) => match Self::context(&input, utils) {
                 Ok((mut ctx, slot, own_maxbuf, realm)) => match ctx.step(None) {
-                    Ok(Step::Continue(c)) => {
-                        (State::Sent { ctx, slot, own_maxbuf, realm }, Ok(StepOut::Continue(c)))
-                    }
+                    Ok(Step::Continue(c)) => (
+                        State::Sent {
+                            ctx,
+                            slot,
+                            own_maxbuf,
+                            realm,
+                        },
+                        Ok(StepOut::Continue(c)),
+                    ),
                     Ok(Step::Complete(_)) => (State::Failed, Err(codes::FAIL)),
                     Err(e) => {
                         utils.seterror(&format!("DIGEST-MD5: {e}"));
@@ -168,14 +189,36 @@ impl ServerConn {
             },
             // A client-first response: a reauthentication attempt.
             (State::Start, Some(tok)) => match Self::context(&input, utils) {
-                Ok((ctx, slot, own_maxbuf, realm)) => {
-                    Self::respond(ctx, slot, own_maxbuf, realm, input.transition, tok, lookup, utils)
-                }
+                Ok((ctx, slot, own_maxbuf, realm)) => Self::respond(
+                    ctx,
+                    slot,
+                    own_maxbuf,
+                    realm,
+                    input.transition,
+                    tok,
+                    lookup,
+                    utils,
+                ),
                 Err(code) => (State::Failed, Err(code)),
             },
-            (State::Sent { ctx, slot, own_maxbuf, realm }, Some(tok)) => {
-                Self::respond(ctx, slot, own_maxbuf, realm, input.transition, tok, lookup, utils)
-            }
+            (
+                State::Sent {
+                    ctx,
+                    slot,
+                    own_maxbuf,
+                    realm,
+                },
+                Some(tok),
+            ) => Self::respond(
+                ctx,
+                slot,
+                own_maxbuf,
+                realm,
+                input.transition,
+                tok,
+                lookup,
+                utils,
+            ),
             (State::Sent { .. }, None) => {
                 utils.seterror("DIGEST-MD5: no response from the client");
                 (State::Failed, Err(codes::BADPROT))
@@ -226,7 +269,11 @@ impl ServerConn {
                 StoredSecret::Secret(Secret::from_bytes(b))
             }
             _ => {
-                let code = if transition { codes::TRANS } else { codes::NOUSER };
+                let code = if transition {
+                    codes::TRANS
+                } else {
+                    codes::NOUSER
+                };
                 return fail(code, "no secret in database");
             }
         };
@@ -235,24 +282,47 @@ impl ServerConn {
         // The secret is needed only for this step.
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
         match step {
-            Ok(Step::Continue(stale)) => {
-                (State::Sent { ctx, slot, own_maxbuf, realm }, Ok(StepOut::Continue(stale)))
-            }
+            Ok(Step::Continue(stale)) => (
+                State::Sent {
+                    ctx,
+                    slot,
+                    own_maxbuf,
+                    realm,
+                },
+                Ok(StepOut::Continue(stale)),
+            ),
             Ok(Step::Complete(rspauth)) => match Self::finish(&mut ctx) {
-                Ok((done, layer)) => (State::Done, Ok(StepOut::Done { out: rspauth, done, layer })),
+                Ok((done, layer)) => (
+                    State::Done,
+                    Ok(StepOut::Done {
+                        out: rspauth,
+                        done,
+                        layer,
+                    }),
+                ),
                 Err(e) => fail(codes::FAIL, &e),
             },
-            Err(Error::LogonDenied) => {
-                fail(codes::BADAUTH, "client response doesn't match what we generated")
-            }
+            Err(Error::LogonDenied) => fail(
+                codes::BADAUTH,
+                "client response doesn't match what we generated",
+            ),
             Err(e) => fail(error_code(&e), &e.to_string()),
         }
     }
 
     fn finish(ctx: &mut ServerContext) -> Result<(Done, Option<Layer>), String> {
-        let n = ctx.negotiated().cloned().ok_or("no negotiated parameters")?;
+        let n = ctx
+            .negotiated()
+            .cloned()
+            .ok_or("no negotiated parameters")?;
         if !n.qop.has_layer() {
-            return Ok((Done { ssf: 0, maxoutbuf: 0 }, None));
+            return Ok((
+                Done {
+                    ssf: 0,
+                    maxoutbuf: 0,
+                },
+                None,
+            ));
         }
         let (tx, rx) = ctx.security_layer().map_err(|e| e.to_string())?;
         let layer = Layer::new(tx, rx, n.own_maxbuf).map_err(|e| e.to_string())?;
@@ -264,6 +334,12 @@ impl ServerConn {
             .saturating_sub(4 + overhead)
             .min(layer.max_plaintext_len() as u32)
             .max(1);
-        Ok((Done { ssf: n.ssf, maxoutbuf }, Some(layer)))
+        Ok((
+            Done {
+                ssf: n.ssf,
+                maxoutbuf,
+            },
+            Some(layer),
+        ))
     }
 }

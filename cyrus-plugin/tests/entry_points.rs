@@ -18,7 +18,11 @@ const NOUSER: i32 = -20;
 const INTERACT: i32 = 2;
 
 fn sec(min: u32, max: u32) -> Sec {
-    Sec { min_ssf: min, max_ssf: max, maxbufsize: 65536 }
+    Sec {
+        min_ssf: min,
+        max_ssf: max,
+        maxbufsize: 65536,
+    }
 }
 
 fn server_harness() -> Harness {
@@ -90,7 +94,15 @@ fn authenticate(
 #[test]
 fn our_client_plugin_against_our_server_plugin_every_layer() {
     for interact in [false, true] {
-        for (ssf, qop_overhead) in [(0, 0), (1, 16), (40, 25), (55, 25), (56, 25), (112, 25), (128, 25)] {
+        for (ssf, qop_overhead) in [
+            (0, 0),
+            (1, 16),
+            (40, 25),
+            (55, 25),
+            (56, 25),
+            (112, 25),
+            (128, 25),
+        ] {
             let mut env = Env::new("alice", "secret");
             env.interact = interact;
             let mut ch = Harness::new(env);
@@ -109,7 +121,9 @@ fn our_client_plugin_against_our_server_plugin_every_layer() {
             assert_eq!(s.oparams.maxoutbuf, 65536 - 4 - qop_overhead);
             // Two messages in three iovecs, decoded in 7-byte chunks, and back.
             let msg: Vec<u8> = (0..5000u32).map(|i| (i * 13) as u8).collect();
-            let mut wire = c.encode(&[&msg[..10], &msg[10..4000], &msg[4000..]]).unwrap();
+            let mut wire = c
+                .encode(&[&msg[..10], &msg[10..4000], &msg[4000..]])
+                .unwrap();
             wire.extend(c.encode(&[b"second"]).unwrap());
             let mut got = Vec::new();
             for piece in wire.chunks(7) {
@@ -131,19 +145,27 @@ fn our_client_plugin_against_our_server_plugin_every_layer() {
 fn wrong_password_unknown_user_and_policy() {
     let mut ch = Harness::new(Env::new("alice", "wrong"));
     let mut sh = server_harness();
-    let e = authenticate(&mut ch, &mut sh, sec(0, 256), sec(0, 256)).err().unwrap();
+    let e = authenticate(&mut ch, &mut sh, sec(0, 256), sec(0, 256))
+        .err()
+        .unwrap();
     assert_eq!(e.0, BADAUTH, "{e:?}");
     let mut ch = Harness::new(Env::new("mallory", "secret"));
-    let e = authenticate(&mut ch, &mut sh, sec(0, 256), sec(0, 256)).err().unwrap();
+    let e = authenticate(&mut ch, &mut sh, sec(0, 256), sec(0, 256))
+        .err()
+        .unwrap();
     assert_eq!(e.0, NOUSER, "{e:?}");
     // The client requires 128 bits, the server allows at most 56: refused before
     // anything is sent.
     let mut ch = Harness::new(Env::new("alice", "secret"));
-    let e = authenticate(&mut ch, &mut sh, sec(128, 256), sec(0, 56)).err().unwrap();
+    let e = authenticate(&mut ch, &mut sh, sec(128, 256), sec(0, 56))
+        .err()
+        .unwrap();
     assert_eq!(e.0, TOOWEAK, "{e:?}");
     // The server requires a layer the client's max_ssf forbids.
     let mut ch = Harness::new(Env::new("alice", "secret"));
-    let e = authenticate(&mut ch, &mut sh, sec(0, 0), sec(1, 256)).err().unwrap();
+    let e = authenticate(&mut ch, &mut sh, sec(0, 0), sec(1, 256))
+        .err()
+        .unwrap();
     assert_eq!(e.0, TOOWEAK, "{e:?}");
 }
 
@@ -160,7 +182,10 @@ fn the_prompts_the_client_asks_for() {
     let (r, resp) = c.step(&mut ch, Some(challenge));
     assert_eq!(r, CONTINUE, "{}", ch.env.error);
     let resp = String::from_utf8(resp).unwrap();
-    assert!(resp.contains("username=\"alice\"") && resp.contains("digest-uri=\"ldap/h\""), "{resp}");
+    assert!(
+        resp.contains("username=\"alice\"") && resp.contains("digest-uri=\"ldap/h\""),
+        "{resp}"
+    );
     assert!(!resp.contains("authzid"), "{resp}");
 }
 
@@ -178,7 +203,11 @@ fn hostile_challenges_are_refused_with_badprot() {
         let (r, out) = c.step(&mut ch, Some(challenge));
         assert_eq!(r, BADPROT, "{:?}", String::from_utf8_lossy(challenge));
         assert!(out.is_empty());
-        assert!(ch.env.error.starts_with("DIGEST-MD5: bad challenge"), "{}", ch.env.error);
+        assert!(
+            ch.env.error.starts_with("DIGEST-MD5: bad challenge"),
+            "{}",
+            ch.env.error
+        );
         // The context stays failed.
         assert_eq!(c.step(&mut ch, Some(b"rspauth=00")).0, BADPROT);
     }
@@ -211,7 +240,8 @@ fn reauthentication_across_connections() {
     let mut sh = server_harness();
     sh.env.options = vec![("reauth_timeout".into(), "10".into())];
     let layer = sec(128, 128);
-    let (c1, s1, steps) = authenticate_on(&mut ch, &mut sh, "reauth.example.com", layer, sec(0, 256)).unwrap();
+    let (c1, s1, steps) =
+        authenticate_on(&mut ch, &mut sh, "reauth.example.com", layer, sec(0, 256)).unwrap();
     assert_eq!(steps, 2, "first authentication: challenge, then response");
     let (mut c2, mut s2, steps) =
         authenticate_on(&mut ch, &mut sh, "reauth.example.com", layer, sec(0, 256)).unwrap();
@@ -226,13 +256,25 @@ fn reauthentication_across_connections() {
     // A server without the option refuses the reauthentication with a challenge;
     // the client authenticates afresh, transparently.
     let mut plain = server_harness();
-    let (c3, s3, steps) =
-        authenticate_on(&mut ch, &mut plain, "reauth.example.com", layer, sec(0, 256)).unwrap();
+    let (c3, s3, steps) = authenticate_on(
+        &mut ch,
+        &mut plain,
+        "reauth.example.com",
+        layer,
+        sec(0, 256),
+    )
+    .unwrap();
     assert_eq!(steps, 2);
     assert_eq!(s3.ssf(), 128);
     // The cached layer no longer fits the client's properties: no reauthentication.
-    let (_, _, steps) =
-        authenticate_on(&mut ch, &mut sh, "reauth.example.com", sec(0, 1), sec(0, 256)).unwrap();
+    let (_, _, steps) = authenticate_on(
+        &mut ch,
+        &mut sh,
+        "reauth.example.com",
+        sec(0, 1),
+        sec(0, 256),
+    )
+    .unwrap();
     assert_eq!(steps, 2);
     c3.dispose(&ch);
     s3.dispose(&plain);
@@ -252,7 +294,11 @@ fn prompt_arrays_are_always_freed() {
     let mut sh = server_harness();
     let host = "prompts.example.com";
     authenticate_on(&mut ch, &mut sh, host, sec(0, 256), sec(0, 256)).unwrap();
-    assert_eq!(live(), before, "after a full authentication through prompts");
+    assert_eq!(
+        live(),
+        before,
+        "after a full authentication through prompts"
+    );
     // The cache now knows the server: sasl_client_start asks for credentials.
     let mut c = Conn::client(&mut ch, "ldap", host, sec(0, 256));
     let (r, _) = c.step_raw(&mut ch, None);

@@ -112,7 +112,11 @@ fn repr_c_structs_match_the_cyrus_headers() {
         .filter(|(r, c)| r != c)
         .map(|(r, c)| format!("rust: {r} / C: {c}"))
         .collect();
-    assert!(diffs.is_empty(), "layout differences:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "layout differences:\n{}",
+        diffs.join("\n")
+    );
     // The header checks above cover 150+ fields; be sure they ran.
     assert!(rust.len() > 150, "{}", rust.len());
 }

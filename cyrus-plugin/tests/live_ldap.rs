@@ -143,7 +143,16 @@ fn tool(
     c.arg("120")
         .arg(name)
         .args(["-H", &format!("ldap://127.0.0.1:{}/", srv.port)])
-        .args(["-Y", "DIGEST-MD5", "-U", "alice", "-R", "realm", "-w", password])
+        .args([
+            "-Y",
+            "DIGEST-MD5",
+            "-U",
+            "alice",
+            "-R",
+            "realm",
+            "-w",
+            password,
+        ])
         .args(["-O", secprops])
         .args(args)
         .env("LDAPNOINIT", "1")
@@ -173,7 +182,9 @@ fn tool(
         .lines()
         .filter(|l| {
             let t = l.trim_start();
-            !(t.split(':').next().is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            !(t.split(':')
+                .next()
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
                 && l.starts_with(char::is_whitespace))
         })
         .collect();
@@ -204,11 +215,15 @@ fn whoami_matrix(client: Plugin<'_>, srv: &Server, failing: &[(u32, &str)]) {
         assert_eq!(r.stdout.trim(), ALICE, "ssf {ssf}");
         // The client's libsasl2 and slapd report the same layer.
         assert!(
-            r.stderr.contains(&format!("SASL SSF: {ssf}\n")) || r.stderr.ends_with(&format!("SASL SSF: {ssf}")),
+            r.stderr.contains(&format!("SASL SSF: {ssf}\n"))
+                || r.stderr.ends_with(&format!("SASL SSF: {ssf}")),
             "ssf {ssf}: {}",
             r.stderr
         );
-        assert_eq!(ssf > 0, r.stderr.contains("SASL data security layer installed"));
+        assert_eq!(
+            ssf > 0,
+            r.stderr.contains("SASL data security layer installed")
+        );
         assert!(
             log.contains(&format!("mech=DIGEST-MD5 bind_ssf={ssf} ")),
             "ssf {ssf}: slapd log:\n{log}"
@@ -217,7 +232,11 @@ fn whoami_matrix(client: Plugin<'_>, srv: &Server, failing: &[(u32, &str)]) {
     // A wrong password: LDAP result 49 (SASL_BADAUTH), not 80.
     let r = tool("ldapwhoami", client, srv, "wrong", LAYERS[0].0, &[]);
     assert_eq!(r.code, Some(49), "{}", r.stderr);
-    assert!(r.stderr.contains("Invalid credentials (49)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Invalid credentials (49)"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -267,16 +286,33 @@ fn large_values(client: Plugin<'_>, srv: &Server, layers: &[(&str, u32)]) {
             srv,
             "secret",
             props,
-            &["-LLL", "-o", "ldif-wrap=no", "-b", BIG_DN, "-s", "base", "description"],
+            &[
+                "-LLL",
+                "-o",
+                "ldif-wrap=no",
+                "-b",
+                BIG_DN,
+                "-s",
+                "base",
+                "description",
+            ],
         );
         assert_eq!(r.code, Some(0), "ssf {ssf}: {}", r.stderr);
-        assert!(r.stderr.contains(&format!("SASL SSF: {ssf}")), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("SASL SSF: {ssf}")),
+            "{}",
+            r.stderr
+        );
         let got = r
             .stdout
             .lines()
             .find_map(|l| l.strip_prefix("description: "))
             .unwrap_or_else(|| panic!("ssf {ssf}: no description in {:.200}", r.stdout));
-        assert!(got == value, "ssf {ssf}: the 100 kB value came back altered ({} bytes)", got.len());
+        assert!(
+            got == value,
+            "ssf {ssf}: the 100 kB value came back altered ({} bytes)",
+            got.len()
+        );
 
         let r = tool(
             "ldapcompare",
@@ -286,7 +322,13 @@ fn large_values(client: Plugin<'_>, srv: &Server, layers: &[(&str, u32)]) {
             props,
             &[BIG_DN, &format!("description:{value}")],
         );
-        assert_eq!(r.code, Some(6), "ssf {ssf}: compare TRUE expected: {} {}", r.stdout, r.stderr);
+        assert_eq!(
+            r.code,
+            Some(6),
+            "ssf {ssf}: compare TRUE expected: {} {}",
+            r.stdout,
+            r.stderr
+        );
         assert_eq!(r.stdout.trim(), "TRUE");
         let mut other = value.clone().into_bytes();
         other[77_777] = b'Z';
@@ -299,7 +341,13 @@ fn large_values(client: Plugin<'_>, srv: &Server, layers: &[(&str, u32)]) {
             props,
             &[BIG_DN, &format!("description:{other}")],
         );
-        assert_eq!(r.code, Some(5), "ssf {ssf}: compare FALSE expected: {} {}", r.stdout, r.stderr);
+        assert_eq!(
+            r.code,
+            Some(5),
+            "ssf {ssf}: compare FALSE expected: {} {}",
+            r.stdout,
+            r.stderr
+        );
     }
 }
 
@@ -335,7 +383,9 @@ fn large_values_through_the_layer_ours_on_both_sides() {
     large_values(
         Plugin::Ours(&ours),
         &srv,
-        &[LAYERS[1], LAYERS[2], LAYERS[3], LAYERS[4], LAYERS[5], LAYERS[6]],
+        &[
+            LAYERS[1], LAYERS[2], LAYERS[3], LAYERS[4], LAYERS[5], LAYERS[6],
+        ],
     );
 }
 
@@ -348,5 +398,9 @@ fn large_values_through_the_layer_mixed_with_debian() {
     large_values(Plugin::Debian, &srv, &[LAYERS[1], LAYERS[3], LAYERS[6]]);
     drop(srv);
     let srv = slapd(Plugin::Debian, Some(&ldif));
-    large_values(Plugin::Ours(&ours), &srv, &[LAYERS[1], LAYERS[3], LAYERS[6]]);
+    large_values(
+        Plugin::Ours(&ours),
+        &srv,
+        &[LAYERS[1], LAYERS[3], LAYERS[6]],
+    );
 }

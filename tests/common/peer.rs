@@ -62,7 +62,8 @@ fn our_plugin_dir() -> &'static Path {
         let exe = std::env::current_exe().expect("test binary path");
         let so = exe.parent().unwrap().join("libdigestmd5.so");
         assert!(so.is_file(), "{} not built", so.display());
-        let dir = std::env::temp_dir().join(format!("digestmd5-peer-plugin-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("digestmd5-peer-plugin-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(&so, dir.join("libdigestmd5.so")).unwrap();
         let sasldb = Path::new("/usr/lib/x86_64-linux-gnu/sasl2/libsasldb.so");

@@ -4,7 +4,11 @@
 //! Used by `tests/entry_points.rs` and the fuzz target `cyrus_plugin`.
 //!
 //! Test code only: it fakes what libsasl2 does with raw pointers, hence `unsafe`.
-#![allow(dead_code, clippy::missing_safety_doc, clippy::missing_transmute_annotations)]
+#![allow(
+    dead_code,
+    clippy::missing_safety_doc,
+    clippy::missing_transmute_annotations
+)]
 
 use std::alloc::{alloc, dealloc, Layout};
 use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void, CStr, CString};
@@ -80,7 +84,12 @@ unsafe fn env<'a>(p: *mut c_void) -> &'a mut Env {
 
 // seterror and log are variadic in C; the plugin always calls them with "%s" and one
 // string, which this fixed-argument function receives the same way on x86-64.
-unsafe extern "C" fn h_seterror(conn: *mut c_void, _flags: c_uint, fmt: *const c_char, arg: *const c_char) {
+unsafe extern "C" fn h_seterror(
+    conn: *mut c_void,
+    _flags: c_uint,
+    fmt: *const c_char,
+    arg: *const c_char,
+) {
     let e = env(conn);
     e.error = if CStr::from_ptr(fmt).to_bytes() == b"%s" && !arg.is_null() {
         CStr::from_ptr(arg).to_string_lossy().into_owned()
@@ -89,7 +98,12 @@ unsafe extern "C" fn h_seterror(conn: *mut c_void, _flags: c_uint, fmt: *const c
     };
 }
 
-unsafe extern "C" fn h_getsimple(ctx: *mut c_void, id: c_int, out: *mut *const c_char, len: *mut c_uint) -> c_int {
+unsafe extern "C" fn h_getsimple(
+    ctx: *mut c_void,
+    id: c_int,
+    out: *mut *const c_char,
+    len: *mut c_uint,
+) -> c_int {
     let e = env(ctx);
     let v = match id as c_ulong {
         0x4001 => e.authzid.clone(),
@@ -105,7 +119,12 @@ unsafe extern "C" fn h_getsimple(ctx: *mut c_void, id: c_int, out: *mut *const c
     OK
 }
 
-unsafe extern "C" fn h_getsecret(conn: *mut c_void, _ctx: *mut c_void, _id: c_int, out: *mut *mut sasl_secret_t) -> c_int {
+unsafe extern "C" fn h_getsecret(
+    conn: *mut c_void,
+    _ctx: *mut c_void,
+    _id: c_int,
+    out: *mut *mut sasl_secret_t,
+) -> c_int {
     let e = env(conn);
     // sasl_secret_t: unsigned long len, then the bytes.
     let words = 1 + e.password.len().div_ceil(8);
@@ -129,8 +148,12 @@ unsafe extern "C" fn h_getcallback(
     }
     *ctx = conn;
     *proc_ = match id {
-        0x4001 | 0x4002 => Some(std::mem::transmute::<*const (), unsafe extern "C" fn()>(h_getsimple as *const ())),
-        0x4004 => Some(std::mem::transmute::<*const (), unsafe extern "C" fn()>(h_getsecret as *const ())),
+        0x4001 | 0x4002 => Some(std::mem::transmute::<*const (), unsafe extern "C" fn()>(
+            h_getsimple as *const (),
+        )),
+        0x4004 => Some(std::mem::transmute::<*const (), unsafe extern "C" fn()>(
+            h_getsecret as *const (),
+        )),
         _ => return FAIL,
     };
     OK
@@ -149,7 +172,9 @@ unsafe extern "C" fn h_canon(
     } else {
         std::slice::from_raw_parts(input.cast::<u8>(), len as usize).to_vec()
     };
-    let Ok(name) = CString::new(bytes) else { return FAIL };
+    let Ok(name) = CString::new(bytes) else {
+        return FAIL;
+    };
     if flags & 1 != 0 {
         e.lookup = Some(name.to_string_lossy().into_owned());
         e.canon_authid = name.clone();
@@ -168,7 +193,11 @@ unsafe extern "C" fn h_prop_request(_ctx: *mut c_void, _names: *const *const c_c
     OK
 }
 
-unsafe extern "C" fn h_prop_getnames(ctx: *mut c_void, names: *const *const c_char, vals: *mut propval) -> c_int {
+unsafe extern "C" fn h_prop_getnames(
+    ctx: *mut c_void,
+    names: *const *const c_char,
+    vals: *mut propval,
+) -> c_int {
     let e = env(ctx);
     let mut i = 0;
     let mut found = 0;
@@ -204,7 +233,9 @@ unsafe extern "C" fn h_getopt(
 ) -> c_int {
     let e = env(ctx);
     let name = CStr::from_ptr(option).to_string_lossy().into_owned();
-    let Some((_, v)) = e.options.iter().find(|(k, _)| *k == name) else { return FAIL };
+    let Some((_, v)) = e.options.iter().find(|(k, _)| *k == name) else {
+        return FAIL;
+    };
     let c = CString::new(v.clone()).unwrap();
     *out = c.as_ptr();
     if !len.is_null() {
@@ -340,7 +371,9 @@ impl Conn {
         sparams.canon_user = Some(h_canon);
         sparams.propctx = h.conn();
         let mut ctx = ptr::null_mut();
-        let r = unsafe { (plug.mech_new.unwrap())(ptr::null_mut(), &mut *sparams, ptr::null(), 0, &mut ctx) };
+        let r = unsafe {
+            (plug.mech_new.unwrap())(ptr::null_mut(), &mut *sparams, ptr::null(), 0, &mut ctx)
+        };
         assert_eq!(r, OK);
         Conn {
             plug_step_c: None,
@@ -365,7 +398,12 @@ impl Conn {
         self.step_with(h, input, false)
     }
 
-    fn step_with(&mut self, h: &mut Harness, input: Option<&[u8]>, answer: bool) -> (c_int, Vec<u8>) {
+    fn step_with(
+        &mut self,
+        h: &mut Harness,
+        input: Option<&[u8]>,
+        answer: bool,
+    ) -> (c_int, Vec<u8>) {
         let (p, n) = match input {
             Some(b) => (b.as_ptr().cast::<c_char>(), b.len() as c_uint),
             None => (ptr::null(), 0),
@@ -375,7 +413,14 @@ impl Conn {
         let r = unsafe {
             if let Some(plug) = self.plug_step_c {
                 let r = (plug.mech_step.unwrap())(
-                    self.ctx, &mut *self.cparams, p, n, &mut self.prompts, &mut out, &mut outlen, &mut *self.oparams,
+                    self.ctx,
+                    &mut *self.cparams,
+                    p,
+                    n,
+                    &mut self.prompts,
+                    &mut out,
+                    &mut outlen,
+                    &mut *self.oparams,
                 );
                 if r == INTERACT && answer {
                     self.answer_prompts(h);
@@ -383,10 +428,22 @@ impl Conn {
                 r
             } else {
                 let plug = self.plug_step_s.unwrap();
-                (plug.mech_step.unwrap())(self.ctx, &mut *self.sparams, p, n, &mut out, &mut outlen, &mut *self.oparams)
+                (plug.mech_step.unwrap())(
+                    self.ctx,
+                    &mut *self.sparams,
+                    p,
+                    n,
+                    &mut out,
+                    &mut outlen,
+                    &mut *self.oparams,
+                )
             }
         };
-        let tok = if out.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(out.cast::<u8>(), outlen as usize).to_vec() } };
+        let tok = if out.is_null() {
+            Vec::new()
+        } else {
+            unsafe { std::slice::from_raw_parts(out.cast::<u8>(), outlen as usize).to_vec() }
+        };
         (r, tok)
     }
 
@@ -417,10 +474,24 @@ impl Conn {
 
     pub fn encode(&mut self, parts: &[&[u8]]) -> Result<Vec<u8>, c_int> {
         let f = self.oparams.encode.ok_or(FAIL)?;
-        let iov: Vec<iovec> = parts.iter().map(|p| iovec { iov_base: p.as_ptr() as *mut c_void, iov_len: p.len() }).collect();
+        let iov: Vec<iovec> = parts
+            .iter()
+            .map(|p| iovec {
+                iov_base: p.as_ptr() as *mut c_void,
+                iov_len: p.len(),
+            })
+            .collect();
         let mut out: *const c_char = ptr::null();
         let mut n: c_uint = 0;
-        let r = unsafe { f(self.ctx, iov.as_ptr(), iov.len() as c_uint, &mut out, &mut n) };
+        let r = unsafe {
+            f(
+                self.ctx,
+                iov.as_ptr(),
+                iov.len() as c_uint,
+                &mut out,
+                &mut n,
+            )
+        };
         if r != OK {
             return Err(r);
         }
@@ -431,7 +502,15 @@ impl Conn {
         let f = self.oparams.decode.ok_or(FAIL)?;
         let mut out: *const c_char = ptr::null();
         let mut n: c_uint = 0;
-        let r = unsafe { f(self.ctx, input.as_ptr().cast(), input.len() as c_uint, &mut out, &mut n) };
+        let r = unsafe {
+            f(
+                self.ctx,
+                input.as_ptr().cast(),
+                input.len() as c_uint,
+                &mut out,
+                &mut n,
+            )
+        };
         if r != OK {
             return Err(r);
         }
