@@ -19,7 +19,7 @@ SECONDS_EACH=${1:-20}
 shift || true
 cd "$(dirname "$0")/.."
 
-TARGETS=(challenge response client server frame unseal mechanism_client mechanism_server)
+TARGETS=(challenge response client server frame unseal mechanism_client mechanism_server cyrus_plugin)
 if [ $# -gt 0 ]; then
   TARGETS=("$@")
 fi

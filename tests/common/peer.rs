@@ -40,7 +40,39 @@ pub fn plain(n: usize, k: usize) -> Vec<u8> {
 }
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // Also used by the workspace member cyrus-plugin/, one level down.
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if here.join("tools").is_dir() {
+        here
+    } else {
+        here.parent().expect("the repository root").to_path_buf()
+    }
+}
+
+/// Set (at compile time, by `cyrus-plugin/build.rs`) when these tests are built as
+/// part of the plugin crate: the Cyrus peer then runs with our `libdigestmd5.so`
+/// instead of Debian's (`SASL_PATH`), and every peer is checked to have loaded it.
+pub const OUR_PLUGIN: bool = option_env!("SASL_DIGEST_MD5_CYRUS_PLUGIN_TESTS").is_some();
+
+/// A directory holding our plugin (built next to the test binary) and a link to
+/// Debian's sasldb auxprop plugin, which the Cyrus server peer stores passwords in.
+fn our_plugin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        let so = exe.parent().unwrap().join("libdigestmd5.so");
+        assert!(so.is_file(), "{} not built", so.display());
+        let dir =
+            std::env::temp_dir().join(format!("digestmd5-peer-plugin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(&so, dir.join("libdigestmd5.so")).unwrap();
+        let sasldb = Path::new("/usr/lib/x86_64-linux-gnu/sasl2/libsasldb.so");
+        assert!(sasldb.exists(), "install libsasl2-modules-db");
+        let link = dir.join("libsasldb.so");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(sasldb, &link).unwrap();
+        dir
+    })
 }
 
 fn run_build(script: &Path) -> Result<(), String> {
@@ -94,6 +126,9 @@ pub struct Peer {
     stderr: Arc<Mutex<String>>,
     /// Every line exchanged, for failure messages.
     log: Vec<String>,
+    /// The DIGEST-MD5 plugin file the process must have loaded (checked in
+    /// `/proc/PID/maps` when its first line arrives, after `sasl_*_init`).
+    expect_plugin: Option<PathBuf>,
 }
 
 impl Peer {
@@ -106,6 +141,13 @@ impl Peer {
         if des_shim {
             cmd.env("LD_PRELOAD", dir.join("des_shim.so"));
         }
+        if OUR_PLUGIN {
+            cmd.env("SASL_PATH", our_plugin_dir());
+            let mut peer = Peer::spawn(format!("cyrus+ours {}", args.join(" ")), cmd);
+            peer.expect_plugin = Some(our_plugin_dir().join("libdigestmd5.so"));
+            return peer;
+        }
+        cmd.env_remove("SASL_PATH");
         Peer::spawn(format!("cyrus {}", args.join(" ")), cmd)
     }
 
@@ -158,6 +200,7 @@ impl Peer {
             lines,
             stderr,
             log: Vec::new(),
+            expect_plugin: None,
         }
     }
 
@@ -205,6 +248,9 @@ impl Peer {
         match self.lines.recv_timeout(LINE_TIMEOUT) {
             Ok(l) => {
                 self.log.push(format!("< {l}"));
+                if let Some(want) = self.expect_plugin.take() {
+                    self.check_plugin(&want);
+                }
                 Some(l)
             }
             Err(RecvTimeoutError::Disconnected) => None,
@@ -213,6 +259,23 @@ impl Peer {
                 LINE_TIMEOUT,
                 self.context()
             ),
+        }
+    }
+
+    /// Panics unless the process mapped `want` and no other `libdigestmd5.so`.
+    fn check_plugin(&self, want: &Path) {
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.child.id()))
+            .unwrap_or_else(|e| self.fail(&format!("cannot read the peer's maps: {e}")));
+        let loaded: Vec<&str> = maps
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .filter(|p| p.contains("libdigestmd5.so"))
+            .collect();
+        if loaded.is_empty() || loaded.iter().any(|p| Path::new(p) != want) {
+            self.fail(&format!(
+                "the peer should have loaded {} only, it mapped {loaded:?}",
+                want.display()
+            ));
         }
     }
 

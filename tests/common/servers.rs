@@ -62,8 +62,14 @@ impl Kind {
     }
 
     fn script(self) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/servers")
+        // Also used by the workspace member cyrus-plugin/, one level down.
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = if here.join("tests/servers").is_dir() {
+            here
+        } else {
+            here.parent().expect("the repository root")
+        };
+        root.join("tests/servers")
             .join(format!("{}.sh", self.name()))
     }
 }

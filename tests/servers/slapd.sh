@@ -4,7 +4,10 @@
 #   uid=alice,ou=people,dc=example,dc=com  secret
 #   uid=bob,ou=people,dc=example,dc=com    b0b-p@ss
 # Env: SASL_REALM (realm), SASL_HOST (localhost), SASL_SECPROPS (none,minssf=0),
-#      SLAPD_DEBUG (stats), START_TIMEOUT (20), STOP_TIMEOUT (10).
+#      SLAPD_DEBUG (stats), START_TIMEOUT (20), STOP_TIMEOUT (10),
+#      SLAPD_EXTRA_LDIF (a file of entries added after the users),
+#      SASL_PATH (libsasl2's plugin directory, passed through to slapd: slapd has
+#      no directive for it; used to run slapd with cyrus-plugin's libdigestmd5.so).
 SERVER_NAME=slapd
 . "$(dirname "$0")/lib.sh"
 usage_check "$@"
@@ -64,6 +67,9 @@ cn: Bob
 sn: Example
 userPassword: b0b-p@ss
 LDIF
+    if [ -n "${SLAPD_EXTRA_LDIF:-}" ]; then
+        { echo; cat "$SLAPD_EXTRA_LDIF"; } >> "$DIR/init.ldif" || die "cannot read $SLAPD_EXTRA_LDIF"
+    fi
     slapadd -q -f "$DIR/slapd.conf" -l "$DIR/init.ldif" > "$DIR/slapadd.log" 2>&1 \
         || { log_tail "$DIR/slapadd.log"; die "slapadd failed"; }
     slapd -f "$DIR/slapd.conf" -h "ldap://127.0.0.1:$PORT/" -d "${SLAPD_DEBUG:-stats}" \
