@@ -13,6 +13,115 @@
 //! # let _ = registry;
 //! ```
 //!
+//! # A complete client and server
+//!
+//! Both halves in one program, in memory: the callbacks, the server's authorization
+//! decision (`validate`), what was negotiated, and the secure stream over each
+//! session. A real application sends the tokens over its protocol (LDAP bind, IMAP
+//! `AUTHENTICATE`, ...) and wraps its socket instead of the in-memory pipe.
+//!
+//! ```
+//! use rsasl::callback::{Context, Request, SessionCallback, SessionData};
+//! use rsasl::prelude::*;
+//! use rsasl::property::{AuthId, AuthzId, Hostname, Password, Service};
+//! use rsasl::validate::{Validate, ValidationError};
+//! use sasl_digest_md5::mechanism::{
+//!     DigestClientPolicy, DigestServerPolicy, KeepOutcome, SessionErrorExt, SessionStream,
+//! };
+//! use sasl_digest_md5::{ClientPolicy, Qop, ServerPolicy, DIGEST_MD5};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! static MECHS: &[Mechanism] = &[DIGEST_MD5];
+//!
+//! // The client answers with its credentials, the service it talks to, and its
+//! // policy: here, confidentiality required (auth-conf with rc4 or 3des).
+//! struct Client;
+//! impl SessionCallback for Client {
+//!     fn callback(&self, _: &SessionData, _: &Context, req: &mut Request) -> Result<(), SessionError> {
+//!         req.satisfy::<AuthId>("alice")?
+//!             .satisfy::<Password>(b"secret")?
+//!             .satisfy::<Service>("ldap")?
+//!             .satisfy::<Hostname>("ldap.example.com")?
+//!             .satisfy::<DigestClientPolicy>(&ClientPolicy::require_confidentiality())?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! // The server looks passwords up by user, offers every layer, and decides who is
+//! // authorized (here: alice, as herself).
+//! struct Server;
+//! struct Authorized;
+//! impl Validation for Authorized {
+//!     type Value = String;
+//! }
+//! impl SessionCallback for Server {
+//!     fn callback(&self, _: &SessionData, ctx: &Context, req: &mut Request) -> Result<(), SessionError> {
+//!         if req.is::<Password>() {
+//!             if ctx.get_ref::<AuthId>() == Some("alice") {
+//!                 req.satisfy::<Password>(b"secret")?;
+//!             }
+//!             return Ok(());
+//!         }
+//!         req.satisfy::<Service>("ldap")?
+//!             .satisfy::<Hostname>("ldap.example.com")?
+//!             .satisfy::<DigestServerPolicy>(&ServerPolicy::offer_layers())?;
+//!         Ok(())
+//!     }
+//!     fn validate(&self, _: &SessionData, ctx: &Context, v: &mut Validate<'_>) -> Result<(), ValidationError> {
+//!         let user = ctx.get_ref::<AuthId>().unwrap_or_default();
+//!         let authzid = ctx.get_ref::<AuthzId>().unwrap_or_default();
+//!         if user == "alice" && (authzid.is_empty() || authzid == "alice") {
+//!             v.finalize::<Authorized>(user.to_owned());
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (client_cb, client_outcome) = KeepOutcome::wrap(Client);
+//! let client_config = SASLConfig::builder()
+//!     .with_registry(Registry::with_mechanisms(MECHS))
+//!     .with_callback(client_cb)?;
+//! let server_config = SASLConfig::builder()
+//!     .with_registry(Registry::with_mechanisms(MECHS))
+//!     .with_callback(Server)?;
+//! let name = Mechname::parse(b"DIGEST-MD5")?;
+//! let mut client = SASLClient::new(client_config).start_suggested(&[name])?;
+//! let mut server = SASLServer::<Authorized>::new(server_config).start_suggested(name)?;
+//!
+//! // DIGEST-MD5 is server-first: challenge, response, rspauth.
+//! let (mut challenge, mut response, mut rspauth) = (Vec::new(), Vec::new(), Vec::new());
+//! server.step(None, &mut challenge)?;
+//! client.step(Some(&challenge), &mut response)?;
+//! match server.step(Some(&response), &mut rspauth) {
+//!     Ok(state) => assert!(state.is_finished()),
+//!     // A wrong password, a downgrade, a malformed token: typed, one call away.
+//!     Err(e) if e.is_bad_credentials() => return Err("wrong user name or password".into()),
+//!     Err(e) => return Err(e.into()),
+//! }
+//! client.step(Some(&rspauth), &mut Vec::new())?; // rspauth verified: mutual authentication
+//! assert_eq!(server.validation().as_deref(), Some("alice"));
+//!
+//! // What was negotiated is one call away.
+//! let n = client_outcome.negotiated().expect("finished");
+//! assert_eq!((n.qop, n.ssf), (Qop::AuthConf, 128));
+//!
+//! // The secure stream over each session; its type can be named in a struct.
+//! tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//!     let (a, b) = tokio::io::duplex(1 << 16);
+//!     let mut c: SessionStream<tokio::io::DuplexStream> = client_outcome.secure_stream(a, client)?;
+//!     let mut s: SessionStream<_, Authorized> = SessionStream::with_session(b, server)?;
+//!     assert_eq!(c.negotiated().map(|n| n.qop), Some(Qop::AuthConf));
+//!     c.write_all(b"search: (uid=alice)").await?;
+//!     let mut got = [0u8; 19];
+//!     s.read_exact(&mut got).await?;
+//!     assert_eq!(&got, b"search: (uid=alice)");
+//!     Ok::<_, std::io::Error>(())
+//! })?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Properties
 //! Client: [`AuthId`], [`Password`] (or [`DigestSecret`]), optional [`AuthzId`],
 //! [`Service`] and [`Hostname`] (the digest-uri), optional [`Realm`] (the callback
@@ -95,6 +204,10 @@ pub use server::DigestServer;
 pub use stream::{SessionLayer, SessionStream};
 
 use rsasl::mechanism::Authentication;
+#[cfg(doc)]
+use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
+#[cfg(doc)]
+use crate::{ClientContext, ServerContext};
 use rsasl::prelude::{Mechname, SASLConfig, SASLError};
 use rsasl::registry::{Matches, Mechanism, Named, Side as RsaslSide};
 

@@ -46,7 +46,7 @@ sized_property!(
     DigestOutcome => Outcome);
 
 /// The realms the server offered, in the callback's context while it is asked for
-/// [`Realm`].
+/// [`Realm`](rsasl::property::Realm).
 #[non_exhaustive]
 #[derive(Debug)]
 pub struct OfferedRealms;
