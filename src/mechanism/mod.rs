@@ -203,12 +203,12 @@ pub use server::DigestServer;
 #[cfg(feature = "tokio")]
 pub use stream::{SessionLayer, SessionStream};
 
-use rsasl::mechanism::Authentication;
-#[cfg(doc)]
-use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
 #[cfg(doc)]
 use crate::{ClientContext, ServerContext};
+use rsasl::mechanism::Authentication;
 use rsasl::prelude::{Mechname, SASLConfig, SASLError};
+#[cfg(doc)]
+use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
 use rsasl::registry::{Matches, Mechanism, Named, Side as RsaslSide};
 
 /// The rsasl mechanism descriptor for DIGEST-MD5.
