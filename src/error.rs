@@ -94,6 +94,113 @@ impl fmt::Display for Downgrade {
     }
 }
 
+/// A directive of the RFC 2831 tokens, as named in a [`ParseError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DirectiveName {
+    /// `realm`
+    Realm,
+    /// `nonce`
+    Nonce,
+    /// `qop`
+    Qop,
+    /// `stale`
+    Stale,
+    /// `maxbuf`
+    Maxbuf,
+    /// `charset`
+    Charset,
+    /// `algorithm`
+    Algorithm,
+    /// `cipher`
+    Cipher,
+    /// `username`
+    Username,
+    /// `cnonce`
+    Cnonce,
+    /// `nc`
+    Nc,
+    /// `digest-uri`
+    DigestUri,
+    /// `response`
+    Response,
+    /// `authzid`
+    Authzid,
+    /// `rspauth`
+    Rspauth,
+    /// A directive this implementation does not interpret.
+    Other,
+}
+
+impl DirectiveName {
+    /// The name on the wire (`"digest-uri"`; `"directive"` for [`DirectiveName::Other`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DirectiveName::Realm => "realm",
+            DirectiveName::Nonce => "nonce",
+            DirectiveName::Qop => "qop",
+            DirectiveName::Stale => "stale",
+            DirectiveName::Maxbuf => "maxbuf",
+            DirectiveName::Charset => "charset",
+            DirectiveName::Algorithm => "algorithm",
+            DirectiveName::Cipher => "cipher",
+            DirectiveName::Username => "username",
+            DirectiveName::Cnonce => "cnonce",
+            DirectiveName::Nc => "nc",
+            DirectiveName::DigestUri => "digest-uri",
+            DirectiveName::Response => "response",
+            DirectiveName::Authzid => "authzid",
+            DirectiveName::Rspauth => "rspauth",
+            DirectiveName::Other => "directive",
+        }
+    }
+}
+
+impl fmt::Display for DirectiveName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is wrong with a directive's value ([`ParseError::InvalidValue`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidReason {
+    /// The value is empty.
+    #[error("empty")]
+    Empty,
+    /// The value is not US-ASCII.
+    #[error("not US-ASCII")]
+    NotAscii,
+    /// `qop` names no known qop.
+    #[error("unknown qop")]
+    UnknownQop,
+    /// `cipher` names no known cipher.
+    #[error("unknown cipher")]
+    UnknownCipher,
+    /// `algorithm` is not `md5-sess`.
+    #[error("must be md5-sess")]
+    NotMd5Sess,
+    /// `nc` is not exactly 8 hex digits.
+    #[error("must be 8 hex digits")]
+    NotEightHexDigits,
+    /// `response`/`rspauth` is not exactly 32 hex digits.
+    #[error("must be 32 hex digits")]
+    NotThirtyTwoHexDigits,
+    /// `charset` is not `utf-8` (the only value RFC 2831 defines).
+    #[error("only utf-8 is defined")]
+    NotUtf8Charset,
+    /// `maxbuf` is not a number in 17..=16777215.
+    #[error("must be a number in 17..=16777215")]
+    MaxbufOutOfRange,
+    /// `cipher` with a qop other than `auth-conf`.
+    #[error("only with qop=auth-conf")]
+    CipherWithoutAuthConf,
+    /// Server: `realm` names a realm the server did not offer.
+    #[error("not a realm the server offered")]
+    RealmNotOffered,
+}
+
 /// Why a digest-challenge, digest-response or response-auth token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -121,21 +228,21 @@ pub enum ParseError {
     },
     /// A required directive is absent.
     #[error("missing directive `{0}`")]
-    Missing(&'static str),
+    Missing(DirectiveName),
     /// A directive that may appear once appeared again.
     #[error("duplicated directive `{0}`")]
-    Duplicate(&'static str),
+    Duplicate(DirectiveName),
     /// A directive whose value is not allowed.
     #[error("invalid value for `{directive}`: {reason}")]
     InvalidValue {
         /// The directive.
-        directive: &'static str,
+        directive: DirectiveName,
         /// What is wrong with it.
-        reason: &'static str,
+        reason: InvalidReason,
     },
     /// A value that must be UTF-8 (because `charset=utf-8` is in play) is not.
     #[error("`{0}` is not valid UTF-8 although charset=utf-8")]
-    InvalidUtf8(&'static str),
+    InvalidUtf8(DirectiveName),
 }
 
 /// Client: how the server failed to prove that it knows the password.

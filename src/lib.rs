@@ -43,8 +43,8 @@ pub use context::server::{
 pub use context::{Negotiated, Step, Target};
 pub use digest::Secret;
 pub use error::{
-    ConfigError, Downgrade, Error, Misuse, ParseError, RspauthFailure, SspiStatus, TargetError,
-    UriPart,
+    ConfigError, DirectiveName, Downgrade, Error, InvalidReason, Misuse, ParseError,
+    RspauthFailure, SspiStatus, TargetError, UriPart,
 };
 pub use layer::LayerError;
 #[cfg(feature = "rsasl")]

@@ -9,9 +9,9 @@ use sasl_digest_md5::layer::{self, FrameDecoder, LayerError};
 use sasl_digest_md5::wire::Challenge;
 use sasl_digest_md5::wire::{rspauth_token, Response};
 use sasl_digest_md5::{
-    Cipher, CipherSet, ClientConfig, ClientContext, ConfigError, Credential, Downgrade, Error,
-    ParseError, Qop, QopSet, Requirements, RspauthFailure, ServerConfig, ServerContext, Side, Step,
-    StoredSecret, Target, TargetError,
+    Cipher, CipherSet, ClientConfig, ClientContext, ConfigError, Credential, DirectiveName,
+    Downgrade, Error, InvalidReason, ParseError, Qop, QopSet, Requirements, RspauthFailure,
+    ServerConfig, ServerContext, Side, Step, StoredSecret, Target, TargetError,
 };
 
 // ---------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ fn challenge_oversize() {
 fn challenge_missing_nonce() {
     assert_err!(
         client(config()).step(Some(b"realm=\"x\",algorithm=md5-sess")),
-        Error::Malformed(ParseError::Missing("nonce"))
+        Error::Malformed(ParseError::Missing(DirectiveName::Nonce))
     );
 }
 
@@ -200,7 +200,7 @@ fn challenge_missing_nonce() {
 fn challenge_duplicated_nonce() {
     assert_err!(
         client(config()).step(Some(&challenge(",nonce=\"other\""))),
-        Error::Malformed(ParseError::Duplicate("nonce"))
+        Error::Malformed(ParseError::Duplicate(DirectiveName::Nonce))
     );
 }
 
@@ -209,8 +209,8 @@ fn challenge_empty_nonce() {
     assert_err!(
         client(config()).step(Some(b"nonce=\"\",algorithm=md5-sess")),
         Error::Malformed(ParseError::InvalidValue {
-            directive: "nonce",
-            reason: "empty"
+            directive: DirectiveName::Nonce,
+            reason: InvalidReason::Empty
         })
     );
 }
@@ -220,7 +220,7 @@ fn challenge_unknown_algorithm() {
     assert_err!(
         client(config()).step(Some(b"nonce=\"n\",algorithm=md5")),
         Error::Malformed(ParseError::InvalidValue {
-            directive: "algorithm",
+            directive: DirectiveName::Algorithm,
             ..
         })
     );
@@ -230,7 +230,7 @@ fn challenge_unknown_algorithm() {
 fn challenge_missing_algorithm() {
     assert_err!(
         client(config()).step(Some(b"nonce=\"n\",qop=\"auth\"")),
-        Error::Malformed(ParseError::Missing("algorithm"))
+        Error::Malformed(ParseError::Missing(DirectiveName::Algorithm))
     );
 }
 
@@ -238,7 +238,7 @@ fn challenge_missing_algorithm() {
 fn challenge_duplicated_algorithm() {
     assert_err!(
         client(config()).step(Some(&challenge(",algorithm=md5-sess"))),
-        Error::Malformed(ParseError::Duplicate("algorithm"))
+        Error::Malformed(ParseError::Duplicate(DirectiveName::Algorithm))
     );
 }
 
@@ -246,7 +246,7 @@ fn challenge_duplicated_algorithm() {
 fn challenge_duplicated_charset() {
     assert_err!(
         client(config()).step(Some(&challenge(",charset=utf-8"))),
-        Error::Malformed(ParseError::Duplicate("charset"))
+        Error::Malformed(ParseError::Duplicate(DirectiveName::Charset))
     );
 }
 
@@ -255,7 +255,7 @@ fn challenge_unknown_charset() {
     assert_err!(
         client(config()).step(Some(b"nonce=\"n\",charset=iso-8859-1,algorithm=md5-sess")),
         Error::Malformed(ParseError::InvalidValue {
-            directive: "charset",
+            directive: DirectiveName::Charset,
             ..
         })
     );
@@ -275,7 +275,7 @@ fn challenge_invalid_utf8_realm() {
         client(config()).step(Some(
             b"realm=\"\xc3\x28\",nonce=\"n\",charset=utf-8,algorithm=md5-sess"
         )),
-        Error::Malformed(ParseError::InvalidUtf8("realm"))
+        Error::Malformed(ParseError::InvalidUtf8(DirectiveName::Realm))
     );
 }
 
@@ -308,7 +308,7 @@ fn challenge_maxbuf_0() {
     assert_err!(
         client(config()).step(Some(&challenge(",maxbuf=0"))),
         Error::Malformed(ParseError::InvalidValue {
-            directive: "maxbuf",
+            directive: DirectiveName::Maxbuf,
             ..
         })
     );
@@ -319,7 +319,7 @@ fn challenge_maxbuf_16() {
     assert_err!(
         client(config()).step(Some(&challenge(",maxbuf=16"))),
         Error::Malformed(ParseError::InvalidValue {
-            directive: "maxbuf",
+            directive: DirectiveName::Maxbuf,
             ..
         })
     );
@@ -330,7 +330,7 @@ fn challenge_maxbuf_2_pow_24() {
     assert_err!(
         client(config()).step(Some(&challenge(",maxbuf=16777216"))),
         Error::Malformed(ParseError::InvalidValue {
-            directive: "maxbuf",
+            directive: DirectiveName::Maxbuf,
             ..
         })
     );
@@ -348,7 +348,7 @@ fn challenge_maxbuf_overflowing_u32() {
     assert_err!(
         client(config()).step(Some(&challenge(",maxbuf=99999999999999999999"))),
         Error::Malformed(ParseError::InvalidValue {
-            directive: "maxbuf",
+            directive: DirectiveName::Maxbuf,
             ..
         })
     );
@@ -471,7 +471,7 @@ fn rspauth_malformed() {
     assert_err!(
         c.step(Some(b"rspauth=ea40f60335c427b5527b84dbabcdfff")),
         Error::Malformed(ParseError::InvalidValue {
-            directive: "rspauth",
+            directive: DirectiveName::Rspauth,
             ..
         })
     );
@@ -706,7 +706,7 @@ fn response_invalid_utf8_username() {
     .concat();
     assert_err!(
         s.step(Some(&bad)),
-        Error::Malformed(ParseError::InvalidUtf8("username"))
+        Error::Malformed(ParseError::InvalidUtf8(DirectiveName::Username))
     );
 }
 
@@ -716,7 +716,7 @@ fn response_duplicated_nc() {
     let bad = [response(|_| {}), b",nc=00000001".to_vec()].concat();
     assert_err!(
         s.step(Some(&bad)),
-        Error::Malformed(ParseError::Duplicate("nc"))
+        Error::Malformed(ParseError::Duplicate(DirectiveName::Nc))
     );
 }
 
@@ -728,7 +728,7 @@ fn response_auth_conf_without_cipher() {
         .replace("qop=auth", "qop=auth-conf");
     assert_err!(
         s.step(Some(bad.as_bytes())),
-        Error::Malformed(ParseError::Missing("cipher"))
+        Error::Malformed(ParseError::Missing(DirectiveName::Cipher))
     );
 }
 

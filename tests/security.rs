@@ -8,8 +8,9 @@ use std::time::Duration;
 use sasl_digest_md5::wire::Challenge;
 use sasl_digest_md5::wire::Response;
 use sasl_digest_md5::{
-    Cipher, CipherSet, ClientConfig, ClientContext, Credential, Downgrade, Error, ParseError, Qop,
-    QopSet, ReauthCache, Requirements, ServerConfig, ServerContext, Step, StoredSecret, Target,
+    Cipher, CipherSet, ClientConfig, ClientContext, Credential, DirectiveName, Downgrade, Error,
+    ParseError, Qop, QopSet, ReauthCache, Requirements, ServerConfig, ServerContext, Step,
+    StoredSecret, Target,
 };
 
 fn store(user: &str, _realm: &str) -> Option<StoredSecret> {
@@ -417,7 +418,7 @@ fn realm_not_offered_refused() {
     assert!(matches!(
         s.step(Some(&resp)),
         Err(Error::Malformed(ParseError::InvalidValue {
-            directive: "realm",
+            directive: DirectiveName::Realm,
             ..
         }))
     ));

@@ -2,7 +2,7 @@
 
 use super::lexer::{lex, parse_maxbuf, set_once, text, Emitter};
 use crate::digest::latin1_or_utf8;
-use crate::error::ParseError;
+use crate::error::{DirectiveName, InvalidReason, ParseError};
 use crate::{Cipher, CipherSet, Qop, QopSet, MAXBUF_DEFAULT};
 
 /// Largest digest-challenge accepted or produced (RFC 2831 §2.1.1).
@@ -49,7 +49,11 @@ impl Challenge {
     /// Parses a digest-challenge; see the crate docs for what is tolerated and what is
     /// refused.
     pub fn parse(input: &[u8]) -> Result<Challenge, ParseError> {
-        let (ds, utf8) = lex(input, MAX_CHALLENGE_LEN, &["realm", "nonce"])?;
+        let (ds, utf8) = lex(
+            input,
+            MAX_CHALLENGE_LEN,
+            &[DirectiveName::Realm, DirectiveName::Nonce],
+        )?;
         let mut realms = Vec::new();
         let mut nonce = None;
         let mut qops: Option<QopSet> = None;
@@ -60,9 +64,9 @@ impl Challenge {
         for d in &ds {
             let v = &*d.value;
             if d.is("realm") {
-                realms.push(text(v, utf8, "realm")?);
+                realms.push(text(v, utf8, DirectiveName::Realm)?);
             } else if d.is("nonce") {
-                set_once(&mut nonce, v.to_vec(), "nonce")?;
+                set_once(&mut nonce, v.to_vec(), DirectiveName::Nonce)?;
             } else if d.is("qop") {
                 let set = qops.get_or_insert(QopSet::EMPTY);
                 list(v)
@@ -75,25 +79,25 @@ impl Challenge {
             } else if d.is("stale") {
                 stale = v.eq_ignore_ascii_case(b"true");
             } else if d.is("maxbuf") {
-                set_once(&mut maxbuf, parse_maxbuf(v)?, "maxbuf")?;
+                set_once(&mut maxbuf, parse_maxbuf(v)?, DirectiveName::Maxbuf)?;
             } else if d.is("algorithm") {
                 if !v.eq_ignore_ascii_case(b"md5-sess") {
                     return Err(ParseError::InvalidValue {
-                        directive: "algorithm",
-                        reason: "must be md5-sess",
+                        directive: DirectiveName::Algorithm,
+                        reason: InvalidReason::NotMd5Sess,
                     });
                 }
-                set_once(&mut algorithm, (), "algorithm")?;
+                set_once(&mut algorithm, (), DirectiveName::Algorithm)?;
             }
         }
-        let nonce = nonce.ok_or(ParseError::Missing("nonce"))?;
+        let nonce = nonce.ok_or(ParseError::Missing(DirectiveName::Nonce))?;
         if nonce.is_empty() {
             return Err(ParseError::InvalidValue {
-                directive: "nonce",
-                reason: "empty",
+                directive: DirectiveName::Nonce,
+                reason: InvalidReason::Empty,
             });
         }
-        algorithm.ok_or(ParseError::Missing("algorithm"))?;
+        algorithm.ok_or(ParseError::Missing(DirectiveName::Algorithm))?;
         let mut qops = qops.unwrap_or(QopSet::only(Qop::Auth));
         if !qops.contains(Qop::AuthConf) {
             ciphers = CipherSet::EMPTY;
@@ -216,37 +220,43 @@ mod tests {
     fn rejections() {
         let long = format!(r#"{BASE},x="{}""#, "a".repeat(2100));
         assert!(matches!(p(&long), Err(ParseError::TooLong { .. })));
-        assert_eq!(p("algorithm=md5-sess"), Err(ParseError::Missing("nonce")));
+        assert_eq!(
+            p("algorithm=md5-sess"),
+            Err(ParseError::Missing(DirectiveName::Nonce))
+        );
         assert_eq!(
             p(&format!("{BASE},nonce=\"b\"")),
-            Err(ParseError::Duplicate("nonce"))
+            Err(ParseError::Duplicate(DirectiveName::Nonce))
         );
-        assert_eq!(p("nonce=\"a\""), Err(ParseError::Missing("algorithm")));
+        assert_eq!(
+            p("nonce=\"a\""),
+            Err(ParseError::Missing(DirectiveName::Algorithm))
+        );
         assert_eq!(
             p(&format!("{BASE},algorithm=md5-sess")),
-            Err(ParseError::Duplicate("algorithm"))
+            Err(ParseError::Duplicate(DirectiveName::Algorithm))
         );
         assert!(matches!(
             p("nonce=\"a\",algorithm=md5"),
             Err(ParseError::InvalidValue {
-                directive: "algorithm",
+                directive: DirectiveName::Algorithm,
                 ..
             })
         ));
         assert_eq!(
             p(&format!("{BASE},maxbuf=100,maxbuf=100")),
-            Err(ParseError::Duplicate("maxbuf"))
+            Err(ParseError::Duplicate(DirectiveName::Maxbuf))
         );
         assert_eq!(
             p(&format!("{BASE},charset=utf-8,charset=utf-8")),
-            Err(ParseError::Duplicate("charset"))
+            Err(ParseError::Duplicate(DirectiveName::Charset))
         );
         for bad in ["0", "16", "16777216", "-1", "1e3", "", "99999999999"] {
             assert!(
                 matches!(
                     p(&format!("{BASE},maxbuf=\"{bad}\"")),
                     Err(ParseError::InvalidValue {
-                        directive: "maxbuf",
+                        directive: DirectiveName::Maxbuf,
                         ..
                     })
                 ),
@@ -268,7 +278,7 @@ mod tests {
         );
         assert_eq!(
             Challenge::parse(b"nonce=\"a\",realm=\"\xff\",charset=utf-8,algorithm=md5-sess"),
-            Err(ParseError::InvalidUtf8("realm"))
+            Err(ParseError::InvalidUtf8(DirectiveName::Realm))
         );
         assert!(matches!(
             p(&format!("{BASE},charset=latin1")),

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use crate::digest::latin1_decode;
-use crate::error::ParseError;
+use crate::error::{DirectiveName, InvalidReason, ParseError};
 use crate::params::maxbuf_in_range;
 
 /// One `name=value` pair as it appeared on the wire.
@@ -226,7 +226,7 @@ impl Emitter {
 pub(crate) fn text(
     value: &[u8],
     utf8: bool,
-    directive: &'static str,
+    directive: DirectiveName,
 ) -> Result<String, ParseError> {
     if utf8 {
         String::from_utf8(value.to_vec()).map_err(|_| ParseError::InvalidUtf8(directive))
@@ -238,7 +238,7 @@ pub(crate) fn text(
 pub(crate) fn set_once<T>(
     slot: &mut Option<T>,
     value: T,
-    name: &'static str,
+    name: DirectiveName,
 ) -> Result<(), ParseError> {
     if slot.is_some() {
         return Err(ParseError::Duplicate(name));
@@ -249,8 +249,8 @@ pub(crate) fn set_once<T>(
 
 pub(crate) fn parse_maxbuf(v: &[u8]) -> Result<u32, ParseError> {
     const BAD: ParseError = ParseError::InvalidValue {
-        directive: "maxbuf",
-        reason: "must be a number in 17..=16777215",
+        directive: DirectiveName::Maxbuf,
+        reason: InvalidReason::MaxbufOutOfRange,
     };
     if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
         return Err(BAD);
@@ -270,8 +270,8 @@ pub(crate) fn check_charset(v: &[u8]) -> Result<(), ParseError> {
         Ok(())
     } else {
         Err(ParseError::InvalidValue {
-            directive: "charset",
-            reason: "only utf-8 is defined",
+            directive: DirectiveName::Charset,
+            reason: InvalidReason::NotUtf8Charset,
         })
     }
 }
@@ -282,7 +282,7 @@ pub(crate) fn check_charset(v: &[u8]) -> Result<(), ParseError> {
 pub(crate) fn lex<'a>(
     input: &'a [u8],
     limit: usize,
-    names: &[&'static str],
+    names: &[DirectiveName],
 ) -> Result<(Vec<Directive<'a>>, bool), ParseError> {
     if input.len() > limit {
         return Err(ParseError::TooLong {
@@ -294,13 +294,15 @@ pub(crate) fn lex<'a>(
     let mut utf8 = None;
     for d in ds.iter().filter(|d| d.is("charset")) {
         check_charset(&d.value)?;
-        set_once(&mut utf8, true, "charset")?;
+        set_once(&mut utf8, true, DirectiveName::Charset)?;
     }
     let utf8 = utf8.unwrap_or(false);
     if utf8 {
         if let Some(d) = ds.iter().find(|d| std::str::from_utf8(&d.value).is_err()) {
-            let name = names.iter().copied().find(|n| d.is(n));
-            return Err(ParseError::InvalidUtf8(name.unwrap_or("directive")));
+            let name = names.iter().copied().find(|n| d.is(n.as_str()));
+            return Err(ParseError::InvalidUtf8(
+                name.unwrap_or(DirectiveName::Other),
+            ));
         }
     }
     Ok((ds, utf8))

@@ -2,7 +2,7 @@
 
 use super::lexer::{lex, parse_maxbuf, set_once, text, Emitter};
 use crate::digest::{latin1_decode, latin1_or_utf8, nc_hex};
-use crate::error::ParseError;
+use crate::error::{DirectiveName, InvalidReason, ParseError};
 use crate::{Cipher, Qop, MAXBUF_DEFAULT};
 
 /// Largest digest-response accepted or produced (RFC 2831 §2.1.2).
@@ -40,7 +40,7 @@ pub struct Response {
 /// Decodes a username or realm: UTF-8 when `charset=utf-8`; otherwise ISO-8859-1 as the
 /// RFC says, except that bytes which are well-formed non-ASCII UTF-8 are read as UTF-8,
 /// because Cyrus SASL's client sends UTF-8 without ever sending `charset`.
-fn name_text(v: &[u8], utf8: bool, directive: &'static str) -> Result<String, ParseError> {
+fn name_text(v: &[u8], utf8: bool, directive: DirectiveName) -> Result<String, ParseError> {
     if utf8 {
         return text(v, true, directive);
     }
@@ -56,7 +56,13 @@ impl Response {
         let (ds, utf8) = lex(
             input,
             MAX_RESPONSE_LEN,
-            &["username", "realm", "nonce", "cnonce", "authzid"],
+            &[
+                DirectiveName::Username,
+                DirectiveName::Realm,
+                DirectiveName::Nonce,
+                DirectiveName::Cnonce,
+                DirectiveName::Authzid,
+            ],
         )?;
         let (mut username, mut realm, mut nonce, mut cnonce, mut nc, mut qop) =
             (None, None, None, None, None, None);
@@ -65,92 +71,100 @@ impl Response {
         for d in &ds {
             let v = &*d.value;
             if d.is("username") {
-                set_once(&mut username, name_text(v, utf8, "username")?, "username")?;
+                set_once(
+                    &mut username,
+                    name_text(v, utf8, DirectiveName::Username)?,
+                    DirectiveName::Username,
+                )?;
             } else if d.is("realm") {
-                set_once(&mut realm, name_text(v, utf8, "realm")?, "realm")?;
+                set_once(
+                    &mut realm,
+                    name_text(v, utf8, DirectiveName::Realm)?,
+                    DirectiveName::Realm,
+                )?;
             } else if d.is("nonce") {
-                set_once(&mut nonce, v.to_vec(), "nonce")?;
+                set_once(&mut nonce, v.to_vec(), DirectiveName::Nonce)?;
             } else if d.is("cnonce") {
-                set_once(&mut cnonce, v.to_vec(), "cnonce")?;
+                set_once(&mut cnonce, v.to_vec(), DirectiveName::Cnonce)?;
             } else if d.is("nc") {
                 let mut b = [0u8; 4];
                 if v.len() != 8 || crate::digest::decode_hex(v, &mut b).is_none() {
                     return Err(ParseError::InvalidValue {
-                        directive: "nc",
-                        reason: "must be 8 hex digits",
+                        directive: DirectiveName::Nc,
+                        reason: InvalidReason::NotEightHexDigits,
                     });
                 }
-                set_once(&mut nc, u32::from_be_bytes(b), "nc")?;
+                set_once(&mut nc, u32::from_be_bytes(b), DirectiveName::Nc)?;
             } else if d.is("qop") {
                 let q = std::str::from_utf8(v)
                     .ok()
                     .and_then(|s| Qop::from_token(s.trim()));
                 let q = q.ok_or(ParseError::InvalidValue {
-                    directive: "qop",
-                    reason: "unknown qop",
+                    directive: DirectiveName::Qop,
+                    reason: InvalidReason::UnknownQop,
                 })?;
-                set_once(&mut qop, q, "qop")?;
+                set_once(&mut qop, q, DirectiveName::Qop)?;
             } else if d.is("digest-uri") {
                 let s = String::from_utf8(v.to_vec()).ok().filter(|s| s.is_ascii());
                 let s = s.ok_or(ParseError::InvalidValue {
-                    directive: "digest-uri",
-                    reason: "not US-ASCII",
+                    directive: DirectiveName::DigestUri,
+                    reason: InvalidReason::NotAscii,
                 })?;
-                set_once(&mut uri, s, "digest-uri")?;
+                set_once(&mut uri, s, DirectiveName::DigestUri)?;
             } else if d.is("response") {
                 let mut r = [0u8; 32];
                 if v.len() != 32 || !v.iter().all(u8::is_ascii_hexdigit) {
                     return Err(ParseError::InvalidValue {
-                        directive: "response",
-                        reason: "must be 32 hex digits",
+                        directive: DirectiveName::Response,
+                        reason: InvalidReason::NotThirtyTwoHexDigits,
                     });
                 }
                 r.copy_from_slice(v);
-                set_once(&mut response, r, "response")?;
+                set_once(&mut response, r, DirectiveName::Response)?;
             } else if d.is("maxbuf") {
-                set_once(&mut maxbuf, parse_maxbuf(v)?, "maxbuf")?;
+                set_once(&mut maxbuf, parse_maxbuf(v)?, DirectiveName::Maxbuf)?;
             } else if d.is("cipher") {
                 let c = std::str::from_utf8(v)
                     .ok()
                     .and_then(|s| Cipher::from_token(s.trim()));
                 let c = c.ok_or(ParseError::InvalidValue {
-                    directive: "cipher",
-                    reason: "unknown cipher",
+                    directive: DirectiveName::Cipher,
+                    reason: InvalidReason::UnknownCipher,
                 })?;
-                set_once(&mut cipher, c, "cipher")?;
+                set_once(&mut cipher, c, DirectiveName::Cipher)?;
             } else if d.is("authzid") {
-                let z = text(v, true, "authzid")?;
+                let z = text(v, true, DirectiveName::Authzid)?;
                 if z.is_empty() {
                     return Err(ParseError::InvalidValue {
-                        directive: "authzid",
-                        reason: "empty",
+                        directive: DirectiveName::Authzid,
+                        reason: InvalidReason::Empty,
                     });
                 }
-                set_once(&mut authzid, z, "authzid")?;
+                set_once(&mut authzid, z, DirectiveName::Authzid)?;
             }
         }
         let qop = qop.unwrap_or(Qop::Auth);
         match (qop, cipher) {
-            (Qop::AuthConf, None) => return Err(ParseError::Missing("cipher")),
+            (Qop::AuthConf, None) => return Err(ParseError::Missing(DirectiveName::Cipher)),
             (Qop::Auth | Qop::AuthInt, Some(_)) => {
                 return Err(ParseError::InvalidValue {
-                    directive: "cipher",
-                    reason: "only with qop=auth-conf",
+                    directive: DirectiveName::Cipher,
+                    reason: InvalidReason::CipherWithoutAuthConf,
                 })
             }
             _ => {}
         }
         Ok(Response {
-            username: username.ok_or(ParseError::Missing("username"))?,
+            username: username.ok_or(ParseError::Missing(DirectiveName::Username))?,
             realm,
-            nonce: nonce.ok_or(ParseError::Missing("nonce"))?,
+            nonce: nonce.ok_or(ParseError::Missing(DirectiveName::Nonce))?,
             cnonce: cnonce
                 .filter(|c| !c.is_empty())
-                .ok_or(ParseError::Missing("cnonce"))?,
-            nc: nc.ok_or(ParseError::Missing("nc"))?,
+                .ok_or(ParseError::Missing(DirectiveName::Cnonce))?,
+            nc: nc.ok_or(ParseError::Missing(DirectiveName::Nc))?,
             qop,
-            digest_uri: uri.ok_or(ParseError::Missing("digest-uri"))?,
-            response: response.ok_or(ParseError::Missing("response"))?,
+            digest_uri: uri.ok_or(ParseError::Missing(DirectiveName::DigestUri))?,
+            response: response.ok_or(ParseError::Missing(DirectiveName::Response))?,
             maxbuf: maxbuf.unwrap_or(MAXBUF_DEFAULT),
             utf8,
             cipher,
@@ -209,16 +223,16 @@ pub fn parse_rspauth(input: &[u8]) -> Result<[u8; 32], ParseError> {
             let v = &*d.value;
             if v.len() != 32 || !v.iter().all(u8::is_ascii_hexdigit) {
                 return Err(ParseError::InvalidValue {
-                    directive: "rspauth",
-                    reason: "must be 32 hex digits",
+                    directive: DirectiveName::Rspauth,
+                    reason: InvalidReason::NotThirtyTwoHexDigits,
                 });
             }
             let mut r = [0u8; 32];
             r.copy_from_slice(v);
-            set_once(&mut found, r, "rspauth")?;
+            set_once(&mut found, r, DirectiveName::Rspauth)?;
         }
     }
-    found.ok_or(ParseError::Missing("rspauth"))
+    found.ok_or(ParseError::Missing(DirectiveName::Rspauth))
 }
 
 /// Emits `rspauth=<hex>`.
@@ -258,28 +272,31 @@ mod tests {
 
     #[test]
     fn rejections() {
-        let dup = |name: &'static str, extra: &str| {
+        let dup = |name: DirectiveName, extra: &str| {
             assert_eq!(
                 p(&format!("{RFC},{extra}")),
                 Err(ParseError::Duplicate(name)),
                 "{name}"
             );
         };
-        dup("maxbuf", "maxbuf=1000,maxbuf=1000");
-        dup("charset", "charset=utf-8");
-        dup("cnonce", "cnonce=\"x\"");
-        dup("nc", "nc=00000001");
-        dup("digest-uri", "digest-uri=\"imap/x\"");
-        dup("response", "response=d388dad90d4bbd760a152321f2143af7");
-        dup("nonce", "nonce=\"x\"");
-        dup("username", "username=\"x\"");
+        dup(DirectiveName::Maxbuf, "maxbuf=1000,maxbuf=1000");
+        dup(DirectiveName::Charset, "charset=utf-8");
+        dup(DirectiveName::Cnonce, "cnonce=\"x\"");
+        dup(DirectiveName::Nc, "nc=00000001");
+        dup(DirectiveName::DigestUri, "digest-uri=\"imap/x\"");
+        dup(
+            DirectiveName::Response,
+            "response=d388dad90d4bbd760a152321f2143af7",
+        );
+        dup(DirectiveName::Nonce, "nonce=\"x\"");
+        dup(DirectiveName::Username, "username=\"x\"");
         for bad in ["1", "0000001", "000000001", "0000000g", "\"\""] {
             let s = RFC.replace("nc=00000001", &format!("nc={bad}"));
             assert!(
                 matches!(
                     p(&s),
                     Err(ParseError::InvalidValue {
-                        directive: "nc",
+                        directive: DirectiveName::Nc,
                         ..
                     })
                 ),
@@ -292,23 +309,23 @@ mod tests {
         ));
         assert_eq!(
             p(&RFC.replace(",cnonce=\"OA6MHXh6VqTrRk\"", "")),
-            Err(ParseError::Missing("cnonce"))
+            Err(ParseError::Missing(DirectiveName::Cnonce))
         );
         assert_eq!(
             p(&RFC.replace("qop=auth", "qop=auth-conf")),
-            Err(ParseError::Missing("cipher"))
+            Err(ParseError::Missing(DirectiveName::Cipher))
         );
         assert!(matches!(
             p(&format!("{RFC},cipher=rc4")),
             Err(ParseError::InvalidValue {
-                directive: "cipher",
+                directive: DirectiveName::Cipher,
                 ..
             })
         ));
         assert!(matches!(
             p(&format!("{RFC},authzid=\"\"")),
             Err(ParseError::InvalidValue {
-                directive: "authzid",
+                directive: DirectiveName::Authzid,
                 ..
             })
         ));
@@ -319,7 +336,7 @@ mod tests {
         let bad_utf8 = [RFC.as_bytes(), b",authzid=\"\xc3\""].concat();
         assert_eq!(
             Response::parse(&bad_utf8),
-            Err(ParseError::InvalidUtf8("authzid"))
+            Err(ParseError::InvalidUtf8(DirectiveName::Authzid))
         );
     }
 
@@ -344,10 +361,16 @@ mod tests {
         );
         assert_eq!(
             parse_rspauth(b"foo=bar"),
-            Err(ParseError::Missing("rspauth"))
+            Err(ParseError::Missing(DirectiveName::Rspauth))
         );
-        assert_eq!(parse_rspauth(b""), Err(ParseError::Missing("rspauth")));
+        assert_eq!(
+            parse_rspauth(b""),
+            Err(ParseError::Missing(DirectiveName::Rspauth))
+        );
         let twice = [rspauth_token(&v), b",".to_vec(), rspauth_token(&v)].concat();
-        assert_eq!(parse_rspauth(&twice), Err(ParseError::Duplicate("rspauth")));
+        assert_eq!(
+            parse_rspauth(&twice),
+            Err(ParseError::Duplicate(DirectiveName::Rspauth))
+        );
     }
 }

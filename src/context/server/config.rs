@@ -63,7 +63,7 @@ impl<F: Fn(&str, &str) -> Option<StoredSecret> + Send + Sync> CredentialStore fo
 #[derive(Debug, Clone)]
 pub struct ServerPolicy {
     /// Realms to offer, in order. A response naming a realm that was not offered is
-    /// refused (`Malformed(InvalidValue { directive: "realm", .. })`) unless
+    /// refused (`Malformed(InvalidValue { directive: DirectiveName::Realm, .. })`) unless
     /// `any_realm`; a response without a realm is looked up with realm `""`.
     pub realms: Vec<String>,
     /// Accept whatever realm the client sends, offered or not (some clients send a

@@ -31,7 +31,9 @@ use zeroize::Zeroizing;
 
 use super::{Established, Negotiated, Step, Target};
 use crate::digest::{self, DigestInput, Secret, SessionKey};
-use crate::error::{ConfigError, Downgrade, Error, Misuse, ParseError, TargetError};
+use crate::error::{
+    ConfigError, DirectiveName, Downgrade, Error, InvalidReason, Misuse, ParseError, TargetError,
+};
 use crate::layer::{self, Sealer, Unsealer};
 use crate::params::maxbuf_in_range;
 use crate::wire::{rspauth_token, Challenge, Response, MAX_CHALLENGE_LEN};
@@ -253,8 +255,8 @@ impl ServerContext {
         if let Some(realm) = &r.realm {
             if !policy.any_realm && !policy.realms.is_empty() && !policy.realms.contains(realm) {
                 return Err(ParseError::InvalidValue {
-                    directive: "realm",
-                    reason: "not a realm the server offered",
+                    directive: DirectiveName::Realm,
+                    reason: InvalidReason::RealmNotOffered,
                 }
                 .into());
             }
