@@ -112,14 +112,7 @@ impl Response {
                 })?;
                 set_once(&mut uri, s, DirectiveName::DigestUri)?;
             } else if d.is("response") {
-                let mut r = [0u8; 32];
-                if v.len() != 32 || !v.iter().all(u8::is_ascii_hexdigit) {
-                    return Err(ParseError::InvalidValue {
-                        directive: DirectiveName::Response,
-                        reason: InvalidReason::NotThirtyTwoHexDigits,
-                    });
-                }
-                r.copy_from_slice(v);
+                let r = hex32(v, DirectiveName::Response)?;
                 set_once(&mut response, r, DirectiveName::Response)?;
             } else if d.is("maxbuf") {
                 set_once(&mut maxbuf, parse_maxbuf(v)?, DirectiveName::Maxbuf)?;
@@ -209,6 +202,17 @@ impl Response {
     }
 }
 
+/// A `response` or `rspauth` value: exactly 32 hex digits, kept as received.
+fn hex32(v: &[u8], directive: DirectiveName) -> Result<[u8; 32], ParseError> {
+    match <[u8; 32]>::try_from(v) {
+        Ok(r) if r.iter().all(u8::is_ascii_hexdigit) => Ok(r),
+        _ => Err(ParseError::InvalidValue {
+            directive,
+            reason: InvalidReason::NotThirtyTwoHexDigits,
+        }),
+    }
+}
+
 /// Parses a response-auth token (`rspauth=...`): exactly one `rspauth` of 32 hex digits.
 pub fn parse_rspauth(input: &[u8]) -> Result<[u8; 32], ParseError> {
     if input.len() > MAX_RESPONSE_LEN {
@@ -220,15 +224,7 @@ pub fn parse_rspauth(input: &[u8]) -> Result<[u8; 32], ParseError> {
     let mut found = None;
     for d in super::lexer::parse(input)? {
         if d.is("rspauth") {
-            let v = &*d.value;
-            if v.len() != 32 || !v.iter().all(u8::is_ascii_hexdigit) {
-                return Err(ParseError::InvalidValue {
-                    directive: DirectiveName::Rspauth,
-                    reason: InvalidReason::NotThirtyTwoHexDigits,
-                });
-            }
-            let mut r = [0u8; 32];
-            r.copy_from_slice(v);
+            let r = hex32(&d.value, DirectiveName::Rspauth)?;
             set_once(&mut found, r, DirectiveName::Rspauth)?;
         }
     }
