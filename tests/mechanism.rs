@@ -61,6 +61,20 @@ impl SessionCallback for ClientCb {
     }
 }
 
+/// Alice with her password, the default policy, no ticket.
+fn alice() -> ClientCb {
+    ClientCb {
+        password: "secret",
+        ..Default::default()
+    }
+}
+
+/// The reauthentication ticket of the exchange `cb` saw finish.
+fn ticket_of(cb: &ClientCb) -> ReauthTicket {
+    let outcome = cb.outcome.lock().unwrap().clone();
+    outcome.unwrap().reauth_ticket.unwrap()
+}
+
 struct Authenticated;
 impl Validation for Authenticated {
     type Value = (String, String);
@@ -130,9 +144,18 @@ type Sessions = (Session<NoValidation>, Session<Authenticated>, Arc<ClientCb>);
 
 fn sessions(client_cb: ClientCb, spol: ServerPolicy) -> Sessions {
     let ccb = Arc::new(client_cb);
+    let (client, server) = sessions_with(ArcCb(ccb.clone()), spol);
+    (client, server, ccb)
+}
+
+/// A client session with this callback and a server session with this policy.
+fn sessions_with(
+    client_cb: impl SessionCallback + 'static,
+    spol: ServerPolicy,
+) -> (Session<NoValidation>, Session<Authenticated>) {
     let ccfg = SASLConfig::builder()
         .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ArcCb(ccb.clone()))
+        .with_callback(client_cb)
         .unwrap();
     let scfg = SASLConfig::builder()
         .with_registry(Registry::with_mechanisms(MECHS))
@@ -143,7 +166,15 @@ fn sessions(client_cb: ClientCb, spol: ServerPolicy) -> Sessions {
     let server = SASLServer::<Authenticated>::new(scfg)
         .start_suggested(name)
         .unwrap();
-    (client, server, ccb)
+    (client, server)
+}
+
+/// The server's challenge, given to the client: returns the client's response.
+fn respond(client: &mut Session<NoValidation>, server: &mut Session<Authenticated>) -> Vec<u8> {
+    let (mut ch, mut resp) = (Vec::new(), Vec::new());
+    server.step(None, &mut ch).unwrap();
+    client.step(Some(&ch), &mut resp).unwrap();
+    resp
 }
 
 struct ArcCb(Arc<ClientCb>);
@@ -177,9 +208,8 @@ fn authenticate((mut client, mut server, cb): Sessions) -> Result<Sessions, Sess
 #[test]
 fn auth_through_rsasl_with_realm_choice_and_validation() {
     let cb = ClientCb {
-        password: "secret",
         pick_realm: Some("other.org"),
-        ..Default::default()
+        ..alice()
     };
     let (client, mut server, cb) = authenticate(sessions(cb, server_policy())).unwrap();
     assert_eq!(
@@ -207,10 +237,7 @@ fn wrong_password_is_an_outcome_error() {
         },
         server_policy(),
     );
-    let mut ch = Vec::new();
-    server.step(None, &mut ch).unwrap();
-    let mut resp = Vec::new();
-    client.step(Some(&ch), &mut resp).unwrap();
+    let resp = respond(&mut client, &mut server);
     let err = server.step(Some(&resp), &mut Vec::new()).unwrap_err();
     assert!(err.is_mechanism_error(), "{err:?}");
     // One documented way from the rsasl error to this crate's.
@@ -225,29 +252,15 @@ fn wrong_password_is_an_outcome_error() {
 #[test]
 fn negotiated_is_one_call_away_with_keep_outcome() {
     let cb = ClientCb {
-        password: "secret",
         policy: ClientPolicy::require_confidentiality(),
-        ..Default::default()
+        ..alice()
     };
     let (callback, outcome) = KeepOutcome::wrap(cb);
-    let config = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(callback)
-        .unwrap();
-    let scfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ServerCb {
-            policy: ServerPolicy {
-                realms: vec!["example.com".into()],
-                ..ServerPolicy::offer_layers()
-            },
-        })
-        .unwrap();
-    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
-    let client = SASLClient::new(config).start_suggested(&[name]).unwrap();
-    let server = SASLServer::<Authenticated>::new(scfg)
-        .start_suggested(name)
-        .unwrap();
+    let spol = ServerPolicy {
+        realms: vec!["example.com".into()],
+        ..ServerPolicy::offer_layers()
+    };
+    let (client, server) = sessions_with(callback, spol);
     assert!(outcome.negotiated().is_none());
     authenticate((client, server, Arc::new(ClientCb::default()))).unwrap();
     let n = outcome.negotiated().expect("the outcome was kept");
@@ -262,9 +275,8 @@ fn negotiated_is_one_call_away_with_keep_outcome() {
 #[test]
 fn downgrade_through_rsasl_is_typed() {
     let cb = ClientCb {
-        password: "secret",
         policy: ClientPolicy::require_confidentiality(),
-        ..Default::default()
+        ..alice()
     };
     let (mut client, mut server, _) = sessions(
         cb,
@@ -287,13 +299,7 @@ fn downgrade_through_rsasl_is_typed() {
 
 #[test]
 fn client_step_without_challenge_is_recoverable() {
-    let (mut client, mut server, _) = sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    );
+    let (mut client, mut server, _) = sessions(alice(), server_policy());
     assert!(matches!(
         client.step(None, &mut Vec::new()),
         Err(SessionError::InputDataRequired)
@@ -308,33 +314,17 @@ fn client_step_without_challenge_is_recoverable() {
 
 #[test]
 fn bad_rspauth_and_junk_after_success() {
-    let (mut client, mut server, _) = sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    );
-    let mut ch = Vec::new();
-    server.step(None, &mut ch).unwrap();
-    let mut resp = Vec::new();
-    client.step(Some(&ch), &mut resp).unwrap();
+    let (mut client, mut server, _) = sessions(alice(), server_policy());
+    respond(&mut client, &mut server);
     // The protocol ended without rspauth: mutual authentication fails.
     assert!(matches!(
         client.step(None, &mut Vec::new()),
         Err(SessionError::MutualAuthenticationFailed)
     ));
 
-    let (mut client, mut server, _) = sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    );
-    let (mut ch, mut resp, mut rsp) = (Vec::new(), Vec::new(), Vec::new());
-    server.step(None, &mut ch).unwrap();
-    client.step(Some(&ch), &mut resp).unwrap();
+    let (mut client, mut server, _) = sessions(alice(), server_policy());
+    let resp = respond(&mut client, &mut server);
+    let mut rsp = Vec::new();
     server.step(Some(&resp), &mut rsp).unwrap();
     // IMAP/XMPP: rspauth as a challenge, then (Prosody) junk as success data.
     assert!(client
@@ -356,12 +346,11 @@ fn layers_through_session_encode_decode() {
         (Qop::AuthConf, Some(Cipher::Des)),
     ] {
         let cb = ClientCb {
-            password: "secret",
             policy: ClientPolicy {
                 maxbuf: 1000,
                 ..policy(qop, cipher)
             },
-            ..Default::default()
+            ..alice()
         };
         let (mut client, mut server, cb) = authenticate(sessions(cb, server_policy())).unwrap();
         assert!(client.has_security_layer() && server.has_security_layer());
@@ -410,14 +399,7 @@ fn layers_through_session_encode_decode() {
 
 #[test]
 fn auth_only_has_no_layer() {
-    let (mut client, _, _) = authenticate(sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    ))
-    .unwrap();
+    let (mut client, _, _) = authenticate(sessions(alice(), server_policy())).unwrap();
     assert!(matches!(
         client.encode(b"x", &mut Vec::new()),
         Err(SessionError::NoSecurityLayer)
@@ -427,9 +409,8 @@ fn auth_only_has_no_layer() {
 #[test]
 fn downgrade_is_refused_by_the_mechanism() {
     let cb = ClientCb {
-        password: "secret",
         policy: policy(Qop::AuthConf, None),
-        ..Default::default()
+        ..alice()
     };
     let spol = ServerPolicy {
         qops: QopSet::only(Qop::Auth),
@@ -445,28 +426,13 @@ fn subsequent_authentication_through_rsasl() {
         reauth_cache: Some(cache.clone()),
         ..server_policy()
     };
-    let (_, _, cb) = authenticate(sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        spol.clone(),
-    ))
-    .unwrap();
-    let ticket = cb
-        .outcome
-        .lock()
-        .unwrap()
-        .clone()
-        .unwrap()
-        .reauth_ticket
-        .unwrap();
+    let (_, _, cb) = authenticate(sessions(alice(), spol.clone())).unwrap();
+    let ticket = ticket_of(&cb);
     // New connection: the client goes first with the ticket.
     let (mut client, mut server, cb2) = sessions(
         ClientCb {
-            password: "secret",
             ticket: Some(ticket),
-            ..Default::default()
+            ..alice()
         },
         spol,
     );
@@ -488,12 +454,11 @@ fn subsequent_authentication_through_rsasl() {
 async fn echo_pair(qop: Qop, cipher: Option<Cipher>) {
     let (c, s) = tokio::io::duplex(4096);
     let cb = ClientCb {
-        password: "secret",
         policy: ClientPolicy {
             maxbuf: 2048,
             ..policy(qop, cipher)
         },
-        ..Default::default()
+        ..alice()
     };
     let (client, server, _) = authenticate(sessions(cb, server_policy())).unwrap();
     let mut cs = SecureStream::with_session(c, client).unwrap();
@@ -532,16 +497,9 @@ async fn secure_stream_echo_over_rsasl_sessions() {
 /// finished it. A failed exchange stays failed.
 #[test]
 fn client_stays_failed_after_the_protocol_ended_without_rspauth() {
-    let (mut client, mut server, _) = sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    );
-    let (mut ch, mut resp, mut rsp) = (Vec::new(), Vec::new(), Vec::new());
-    server.step(None, &mut ch).unwrap();
-    client.step(Some(&ch), &mut resp).unwrap();
+    let (mut client, mut server, _) = sessions(alice(), server_policy());
+    let resp = respond(&mut client, &mut server);
+    let mut rsp = Vec::new();
     server.step(Some(&resp), &mut rsp).unwrap();
     assert!(matches!(
         client.step(None, &mut Vec::new()),
@@ -560,16 +518,8 @@ fn client_stays_failed_after_the_protocol_ended_without_rspauth() {
 /// exchange stays failed.
 #[test]
 fn server_stays_failed_after_a_malformed_response() {
-    let (mut client, mut server, _) = sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    );
-    let (mut ch, mut resp) = (Vec::new(), Vec::new());
-    server.step(None, &mut ch).unwrap();
-    client.step(Some(&ch), &mut resp).unwrap();
+    let (mut client, mut server, _) = sessions(alice(), server_policy());
+    let resp = respond(&mut client, &mut server);
     let err = server
         .step(Some(b"username=\"alice\",nc=0000-002"), &mut Vec::new())
         .unwrap_err();
@@ -593,9 +543,8 @@ fn decode_fails_for_good_after_a_bad_length_prefix() {
         // Above maxbuf (65536), below 16, zero.
         for prefix in [0x0001_0001u32, 15, 0] {
             let cb = ClientCb {
-                password: "secret",
                 policy: policy(qop, cipher),
-                ..Default::default()
+                ..alice()
             };
             let (mut client, mut server, _) = authenticate(sessions(cb, server_policy())).unwrap();
             let mut wire = Vec::new();
@@ -620,32 +569,17 @@ fn decode_fails_for_good_after_a_bad_length_prefix() {
 #[test]
 fn rsasl_resume_under_stricter_policy_is_refused_before_sending() {
     let spol = server_policy();
-    let (_, _, cb) = authenticate(sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        spol.clone(),
-    ))
-    .unwrap();
-    let ticket = cb
-        .outcome
-        .lock()
-        .unwrap()
-        .clone()
-        .unwrap()
-        .reauth_ticket
-        .unwrap();
+    let (_, _, cb) = authenticate(sessions(alice(), spol.clone())).unwrap();
+    let ticket = ticket_of(&cb);
     let strict = ClientPolicy {
         min_cipher_strength: Some(128),
         ..policy(Qop::AuthConf, None)
     };
     let (mut client, _server, _) = sessions(
         ClientCb {
-            password: "secret",
             ticket: Some(ticket),
             policy: strict,
-            ..Default::default()
+            ..alice()
         },
         spol,
     );
@@ -673,29 +607,14 @@ async fn session_stream_is_nameable_knows_the_outcome_and_reports_layer_errors()
     }
 
     let cb = ClientCb {
-        password: "secret",
         policy: ClientPolicy {
             maxbuf: 4096,
             ..ClientPolicy::require_confidentiality()
         },
-        ..Default::default()
+        ..alice()
     };
     let (callback, outcome) = KeepOutcome::wrap(cb);
-    let config = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(callback)
-        .unwrap();
-    let scfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ServerCb {
-            policy: server_policy(),
-        })
-        .unwrap();
-    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
-    let client = SASLClient::new(config).start_suggested(&[name]).unwrap();
-    let server = SASLServer::<Authenticated>::new(scfg)
-        .start_suggested(name)
-        .unwrap();
+    let (client, server) = sessions_with(callback, server_policy());
     let (client, server, _) =
         authenticate((client, server, Arc::new(ClientCb::default()))).unwrap();
 
