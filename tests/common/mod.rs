@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests (`mod common;`): the live interop peers
-//! (`interop_cyrus.rs`, `interop_jdk.rs`) and the real servers (`servers_*.rs`).
+//! (`interop_cyrus.rs`, `interop_jdk.rs`: `peer`, `interop`) and the real servers
+//! (`servers_*.rs`).
 #![allow(dead_code)]
 
+pub mod interop;
 pub mod peer;
 pub mod servers;
 
