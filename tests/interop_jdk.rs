@@ -66,6 +66,19 @@ fn jdk(role: &str, extra: &[String]) -> Peer {
     Peer::jdk(&a)
 }
 
+/// `--qop QOP`, `extra`, then the credentials base64-encoded (non-ASCII safe).
+fn jdk_args(qop: &str, extra: &[&str], user: &str, pass: &str) -> Vec<String> {
+    let mut a = strs(&["--qop", qop]);
+    a.extend(strs(extra));
+    a.extend(strs(&[
+        "--authcid-b64",
+        &b64(user.as_bytes()),
+        "--password-b64",
+        &b64(pass.as_bytes()),
+    ]));
+    a
+}
+
 fn expect_line(peer: &mut Peer, want: &str) {
     let got = peer.recv();
     if got != want {
@@ -334,14 +347,7 @@ fn client_non_ascii_and_authzid() {
         ("Jürgen", "pässwörd", Some("Zoë"), Qop::AuthInt),
         ("alice", "secret", Some("alice"), Qop::Auth),
     ] {
-        let a = strs(&[
-            "--qop",
-            qop.as_str(),
-            "--authcid-b64",
-            &b64(user.as_bytes()),
-            "--password-b64",
-            &b64(pass.as_bytes()),
-        ]);
+        let a = jdk_args(qop.as_str(), &[], user, pass);
         let mut peer = jdk("server", &a);
         let mut cfg = our_client_config(user, pass, qop, None);
         if let Some(z) = authzid {
@@ -359,16 +365,7 @@ fn client_non_ascii_and_authzid() {
 /// wire and into the hash as ISO-8859-1.
 #[test]
 fn client_latin1_without_charset() {
-    let a = strs(&[
-        "--utf8",
-        "false",
-        "--qop",
-        "auth-int",
-        "--authcid-b64",
-        &b64("Jürgen".as_bytes()),
-        "--password-b64",
-        &b64("pässwörd".as_bytes()),
-    ]);
+    let a = jdk_args("auth-int", &["--utf8", "false"], "Jürgen", "pässwörd");
     let mut peer = jdk("server", &a);
     let cfg = our_client_config("Jürgen", "pässwörd", Qop::AuthInt, None);
     let mut client = ClientContext::new(cfg).unwrap();
@@ -497,14 +494,7 @@ fn server_non_ascii_and_authzid() {
         ("alice", "secret", Some("alice"), Qop::Auth),
         ("bob", "secret", None, Qop::Auth),
     ] {
-        let mut a = strs(&[
-            "--qop",
-            qop.as_str(),
-            "--authcid-b64",
-            &b64(user.as_bytes()),
-            "--password-b64",
-            &b64(pass.as_bytes()),
-        ]);
+        let mut a = jdk_args(qop.as_str(), &[], user, pass);
         if let Some(z) = authzid {
             a.extend(strs(&["--authzid-b64", &b64(z.as_bytes())]));
         }
@@ -580,16 +570,7 @@ fn server_no_realm_offered() {
 /// Our server without `charset=utf-8`: the JDK client sends and hashes Latin-1.
 #[test]
 fn server_latin1_without_charset() {
-    let a = strs(&[
-        "--qop",
-        "auth-conf",
-        "--cipher",
-        "des",
-        "--authcid-b64",
-        &b64("Jürgen".as_bytes()),
-        "--password-b64",
-        &b64("pässwörd".as_bytes()),
-    ]);
+    let a = jdk_args("auth-conf", &["--cipher", "des"], "Jürgen", "pässwörd");
     let mut peer = jdk("client", &a);
     let config = ServerConfig::new(SERVICE, HOST)
         .realms([REALM])
