@@ -1,65 +1,21 @@
 //! The rsasl mechanism end to end (client and server sessions in memory), its
 //! security layer through `Session::encode`/`decode`, and the tokio secure stream.
 
-use std::sync::{Arc, Mutex};
+#[path = "common/rsasl.rs"]
+mod sessions;
+
+use std::sync::Arc;
 
 use rsasl::callback::{Context, Request, SessionCallback, SessionData};
 use rsasl::prelude::*;
-use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
-use rsasl::validate::{NoValidation, Validate, ValidationError};
-use sasl_digest_md5::mechanism::{
-    ClientPolicy, DigestClientPolicy, DigestOutcome, DigestReauthTicket, DigestServerPolicy,
-    KeepOutcome, OfferedRealms, Outcome, ServerPolicy, SessionErrorExt,
-};
+use rsasl::validate::NoValidation;
+use sasl_digest_md5::mechanism::{ClientPolicy, KeepOutcome, ServerPolicy, SessionErrorExt};
 use sasl_digest_md5::stream::SecureStream;
 use sasl_digest_md5::{
     Cipher, CipherSet, Downgrade, Error, Qop, QopSet, ReauthCache, ReauthTicket, Requirements,
-    DIGEST_MD5,
 };
+use sessions::{client_session, server_session, Authenticated, ClientCb, ServerCb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-static MECHS: &[Mechanism] = &[DIGEST_MD5];
-
-#[derive(Default)]
-struct ClientCb {
-    password: &'static str,
-    policy: ClientPolicy,
-    pick_realm: Option<&'static str>,
-    seen_realms: Mutex<Vec<String>>,
-    outcome: Mutex<Option<Outcome>>,
-    ticket: Option<ReauthTicket>,
-}
-
-impl SessionCallback for ClientCb {
-    fn callback(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        req: &mut Request,
-    ) -> Result<(), SessionError> {
-        if let Some(o) = req.get_action::<DigestOutcome>() {
-            *self.outcome.lock().unwrap() = Some(o.clone());
-            return Ok(());
-        }
-        if req.is::<Realm>() {
-            *self.seen_realms.lock().unwrap() =
-                ctx.get_ref::<OfferedRealms>().unwrap_or(&[]).to_vec();
-            if let Some(r) = self.pick_realm {
-                req.satisfy::<Realm>(r)?;
-            }
-            return Ok(());
-        }
-        if let Some(t) = &self.ticket {
-            req.satisfy::<DigestReauthTicket>(t)?;
-        }
-        req.satisfy::<AuthId>("alice")?
-            .satisfy::<Password>(self.password.as_bytes())?
-            .satisfy::<Service>("imap")?
-            .satisfy::<Hostname>("mail.example.com")?
-            .satisfy::<DigestClientPolicy>(&self.policy)?;
-        Ok(())
-    }
-}
 
 /// Alice with her password, the default policy, no ticket.
 fn alice() -> ClientCb {
@@ -73,48 +29,6 @@ fn alice() -> ClientCb {
 fn ticket_of(cb: &ClientCb) -> ReauthTicket {
     let outcome = cb.outcome.lock().unwrap().clone();
     outcome.unwrap().reauth_ticket.unwrap()
-}
-
-struct Authenticated;
-impl Validation for Authenticated {
-    type Value = (String, String);
-}
-
-struct ServerCb {
-    policy: ServerPolicy,
-}
-
-impl SessionCallback for ServerCb {
-    fn callback(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        req: &mut Request,
-    ) -> Result<(), SessionError> {
-        if req.is::<Password>() {
-            if ctx.get_ref::<AuthId>() == Some("alice") {
-                req.satisfy::<Password>(b"secret")?;
-            }
-            return Ok(());
-        }
-        req.satisfy::<Service>("imap")?
-            .satisfy::<Hostname>("mail.example.com")?
-            .satisfy::<DigestServerPolicy>(&self.policy)?;
-        Ok(())
-    }
-
-    fn validate(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        v: &mut Validate<'_>,
-    ) -> Result<(), ValidationError> {
-        let user = ctx.get_ref::<AuthId>().unwrap_or_default().to_owned();
-        let authzid = ctx.get_ref::<AuthzId>().unwrap_or_default().to_owned();
-        assert!(ctx.get_ref::<Realm>().is_some());
-        v.finalize::<Authenticated>((user, authzid));
-        Ok(())
-    }
 }
 
 fn policy(qop: Qop, cipher: Option<Cipher>) -> ClientPolicy {
@@ -148,25 +62,17 @@ fn sessions(client_cb: ClientCb, spol: ServerPolicy) -> Sessions {
     (client, server, ccb)
 }
 
-/// A client session with this callback and a server session with this policy.
+/// A client session with this callback and a server session with this policy, where
+/// alice's password is "secret".
 fn sessions_with(
     client_cb: impl SessionCallback + 'static,
     spol: ServerPolicy,
 ) -> (Session<NoValidation>, Session<Authenticated>) {
-    let ccfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(client_cb)
-        .unwrap();
-    let scfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ServerCb { policy: spol })
-        .unwrap();
-    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
-    let client = SASLClient::new(ccfg).start_suggested(&[name]).unwrap();
-    let server = SASLServer::<Authenticated>::new(scfg)
-        .start_suggested(name)
-        .unwrap();
-    (client, server)
+    let server_cb = ServerCb {
+        require_realm: true,
+        ..ServerCb::new(spol, |user| (user == "alice").then_some("secret"))
+    };
+    (client_session(client_cb), server_session(server_cb))
 }
 
 /// The server's challenge, given to the client: returns the client's response.
