@@ -22,6 +22,18 @@ pub const HOST: &str = "ldap.example.com";
 /// The authentication identity of every client.
 pub const USER: &str = "alice";
 
+/// Stores the outcome if `req` is the DIGEST-MD5 outcome action (and says whether it
+/// was).
+fn keep_outcome(req: &mut Request, sink: &Mutex<Option<Outcome>>) -> bool {
+    match req.get_action::<DigestOutcome>() {
+        Some(o) => {
+            *sink.lock().unwrap() = Some(o.clone());
+            true
+        }
+        None => false,
+    }
+}
+
 /// The client's callback: [`USER`] with `password`, asking for `authzid` if set.
 #[derive(Default)]
 pub struct ClientCb {
@@ -45,8 +57,7 @@ impl SessionCallback for ClientCb {
         ctx: &Context,
         req: &mut Request,
     ) -> Result<(), SessionError> {
-        if let Some(o) = req.get_action::<DigestOutcome>() {
-            *self.outcome.lock().unwrap() = Some(o.clone());
+        if keep_outcome(req, &self.outcome) {
             return Ok(());
         }
         if req.is::<Realm>() {
@@ -107,8 +118,7 @@ impl SessionCallback for ServerCb {
         ctx: &Context,
         req: &mut Request,
     ) -> Result<(), SessionError> {
-        if let Some(o) = req.get_action::<DigestOutcome>() {
-            *self.outcome.lock().unwrap() = Some(o.clone());
+        if keep_outcome(req, &self.outcome) {
             return Ok(());
         }
         if req.is::<Password>() {
