@@ -2,22 +2,17 @@
 //! authentication. For the side-by-side comparison with Cyrus SASL run
 //! `cargo run --release --example throughput` instead.
 
+#[path = "../tests/layer_common/mod.rs"]
+mod layer_common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sasl_digest_md5::layer;
+use layer_common::{pipe_with, Pipe, CONFIGS};
 use sasl_digest_md5::{
-    Cipher, CipherSet, ClientConfig, ClientContext, Credential, Qop, QopSet, ServerConfig,
+    Cipher, CipherSet, ClientConfig, ClientContext, Credential, QopSet, ServerConfig,
     ServerContext, Side, Step, StoredSecret, Target,
 };
 use std::time::Duration;
 
-const CONFIGS: [(Qop, Option<Cipher>); 6] = [
-    (Qop::AuthInt, None),
-    (Qop::AuthConf, Some(Cipher::Rc4)),
-    (Qop::AuthConf, Some(Cipher::Rc4_40)),
-    (Qop::AuthConf, Some(Cipher::Rc4_56)),
-    (Qop::AuthConf, Some(Cipher::Des)),
-    (Qop::AuthConf, Some(Cipher::TripleDes)),
-];
 const MAXBUF: u32 = 131072;
 
 fn seal_unseal(c: &mut Criterion) {
@@ -29,10 +24,7 @@ fn seal_unseal(c: &mut Criterion) {
         let name = cipher.map_or("auth-int", Cipher::as_str);
         for size in [64usize, 1024, 16384, 65536] {
             let ha1 = [0x42; 16];
-            let (mut tx, _) =
-                layer::establish(&ha1, qop, cipher, Side::Client, MAXBUF, MAXBUF).unwrap();
-            let (_, mut rx) =
-                layer::establish(&ha1, qop, cipher, Side::Server, MAXBUF, MAXBUF).unwrap();
+            let Pipe { mut tx, mut rx } = pipe_with(&ha1, qop, cipher, Side::Client, MAXBUF);
             let msg: Vec<u8> = (0..size).map(|i| i as u8).collect();
             let mut wire = Vec::with_capacity(size + 64);
             let mut plain = Vec::with_capacity(size + 64);

@@ -13,6 +13,10 @@
 
 mod common;
 
+use common::interop::{
+    assert_no_layer, assert_one_more_than_the_largest_is_refused, exchange_sizes, our_challenge,
+    our_client_finishes, our_response, role_args, send_token, token_of, Failure,
+};
 use common::peer::{b64, plain, unb64, Peer};
 use common::{our_client_config, our_server, our_server_with, strs, HOST, REALM, SERVICE};
 use sasl_digest_md5::layer::{FrameDecoder, LayerError, Sealer, Unsealer};
@@ -45,34 +49,17 @@ fn cipher_arg(qop: Qop, cipher: Option<Cipher>) -> Vec<String> {
 // ---------------------------------------------------------------------------
 // Authentication drivers
 
-/// Why an authentication did not complete.
-#[derive(Debug)]
-enum Failure {
-    /// The Cyrus peer printed this `FAIL ...` line.
-    Peer(String),
-    /// Our context returned this error.
-    Ours(Error),
-}
-
 fn server_peer(extra: &[String], shim: bool) -> Peer {
-    let mut args = strs(&["--role", "server", "--service", SERVICE, "--host", HOST]);
-    args.extend_from_slice(extra);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Peer::cyrus(&args, shim)
+    cyrus(&role_args("server", extra), shim)
 }
 
 fn client_peer(extra: &[String], shim: bool) -> Peer {
-    let mut args = strs(&["--role", "client", "--service", SERVICE, "--host", HOST]);
-    args.extend_from_slice(extra);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Peer::cyrus(&args, shim)
+    cyrus(&role_args("client", extra), shim)
 }
 
-fn token_of<'a>(peer: &Peer, line: &'a str) -> &'a str {
-    match line.strip_prefix("TOKEN ") {
-        Some(t) => t,
-        None => peer.fail(&format!("expected `TOKEN <b64>`, got `{line:.200}`")),
-    }
+fn cyrus(args: &[String], shim: bool) -> Peer {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Peer::cyrus(&args, shim)
 }
 
 /// Our client against a Cyrus server peer. With `--success-data` among the server's
@@ -80,26 +67,15 @@ fn token_of<'a>(peer: &Peer, line: &'a str) -> &'a str {
 /// an empty response.
 fn our_client_vs_cyrus(client: &mut ClientContext, peer: &mut Peer) -> Result<(), Failure> {
     let line = peer.recv();
-    let challenge = unb64(token_of(peer, &line));
-    let response = match client.step(Some(&challenge)).map_err(Failure::Ours)? {
-        Step::Continue(r) => r,
-        other => peer.fail(&format!("our client completed on the challenge: {other:?}")),
-    };
-    let line = peer.cmd(&format!("TOKEN {}", b64(&response)));
-    if line.starts_with("FAIL") {
-        return Err(Failure::Peer(line));
-    }
+    let challenge = token_of(peer, &line);
+    let response = our_response(client, peer, &challenge)?;
+    let line = send_token(peer, &response)?;
     let (rspauth, success_data) = if let Some(d) = line.strip_prefix("SUCCESS ") {
         (unb64(d), true)
     } else {
-        (unb64(token_of(peer, &line)), false)
+        (token_of(peer, &line), false)
     };
-    match client.step(Some(&rspauth)).map_err(Failure::Ours)? {
-        Step::Complete(None) => {}
-        other => peer.fail(&format!(
-            "our client did not complete on rspauth: {other:?}"
-        )),
-    }
+    our_client_finishes(client, peer, &rspauth)?;
     if !success_data {
         let line = peer.cmd("EMPTY");
         if line != "SUCCESS" {
@@ -119,15 +95,9 @@ fn cyrus_vs_our_server(server: &mut ServerContext, peer: &mut Peer) -> Result<()
             "the Cyrus client should have no initial response: `{line}`"
         ));
     }
-    let challenge = match server.step(None).map_err(Failure::Ours)? {
-        Step::Continue(c) => c,
-        other => peer.fail(&format!("our server did not challenge: {other:?}")),
-    };
-    let line = peer.cmd(&format!("TOKEN {}", b64(&challenge)));
-    if line.starts_with("FAIL") {
-        return Err(Failure::Peer(line));
-    }
-    let response = unb64(token_of(peer, &line));
+    let challenge = our_challenge(server, peer)?;
+    let line = send_token(peer, &challenge)?;
+    let response = token_of(peer, &line);
     let rspauth = match server.step(Some(&response)) {
         Ok(Step::Complete(Some(r))) => r,
         Ok(other) => peer.fail(&format!("our server did not complete: {other:?}")),
@@ -235,14 +205,7 @@ fn exchange(
     assert!(peer_max > 1000 && our_max > 1000);
     let mut dec = FrameDecoder::new(neg.own_maxbuf).expect("decoder");
     let mut k = 0;
-    for (ours, theirs) in [
-        (1, 1),
-        (7, 7),
-        (8, 8),
-        (9, 9),
-        (1000, 1000),
-        (our_max, peer_max),
-    ] {
+    for (ours, theirs) in exchange_sizes(our_max, peer_max) {
         // us -> Cyrus
         k += 1;
         let p = plain(ours, k);
@@ -299,16 +262,7 @@ fn exchange(
         assert!(got[0] == p, "we unsealed {theirs} bytes from Cyrus wrongly");
     }
     // the largest message + 1: we refuse to seal it (typed, nothing consumed)...
-    let seq = tx.sequence_number();
-    let mut v = Vec::new();
-    match tx.seal_frame(&plain(our_max + 1, 0), &mut v) {
-        Err(LayerError::MessageTooLarge { len, max }) => {
-            assert_eq!((len, max), (our_max + 1, our_max))
-        }
-        other => panic!("sealing maxbuf+1: {other:?}"),
-    }
-    assert_eq!(tx.sequence_number(), seq);
-    assert!(v.is_empty());
+    assert_one_more_than_the_largest_is_refused(tx, true);
     // ... Cyrus splits it (and more) into several frames.
     k += 1;
     let p = plain(2 * peer_max + 3, k);
@@ -372,14 +326,7 @@ fn exchange(
 /// qop=auth: no layer on either side; Cyrus passes data through unchanged.
 fn no_layer(peer: &mut Peer, layer: Result<(Sealer, Unsealer), Error>) {
     assert_eq!(info(peer).ssf, 0);
-    assert!(
-        matches!(
-            layer,
-            Err(Error::Layer(LayerError::NoSecurityLayer(Qop::Auth)))
-        ),
-        "{:?}",
-        layer.err()
-    );
+    assert_no_layer(layer);
     let line = peer.cmd(&format!("SEAL {}", b64(b"clear")));
     assert_eq!(ok_payload(peer, &line), b"clear");
 }
@@ -387,6 +334,36 @@ fn no_layer(peer: &mut Peer, layer: Result<(Sealer, Unsealer), Error>) {
 fn quit(mut peer: Peer) {
     peer.send("QUIT");
     assert!(peer.exit_success(), "Cyrus peer exit status");
+}
+
+/// The layer both ways (`exchange`), or its absence under qop=auth, then `QUIT`.
+fn layer_then_quit(
+    mut peer: Peer,
+    neg: &Negotiated,
+    layer: Result<(Sealer, Unsealer), Error>,
+    cyrus_client: bool,
+) {
+    if neg.qop == Qop::Auth {
+        no_layer(&mut peer, layer);
+    } else {
+        let (mut tx, mut rx) = layer.expect("layer");
+        exchange(&mut peer, &mut tx, &mut rx, neg, cyrus_client);
+    }
+    quit(peer);
+}
+
+/// Our client authenticates with the Cyrus server (or the test fails): what it
+/// negotiated.
+fn client_authenticates(client: &mut ClientContext, peer: &mut Peer) -> Negotiated {
+    our_client_vs_cyrus(client, peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
+    client.negotiated().expect("negotiated").clone()
+}
+
+/// The Cyrus client authenticates with our server (or the test fails): what our
+/// server negotiated.
+fn server_authenticates(server: &mut ServerContext, peer: &mut Peer) -> Negotiated {
+    cyrus_vs_our_server(server, peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
+    server.negotiated().expect("negotiated").clone()
 }
 
 // ---------------------------------------------------------------------------
@@ -405,21 +382,12 @@ fn client_case(qop: Qop, cipher: Option<Cipher>, success_data: bool, shim: bool)
     }
     let mut peer = server_peer(&args, shim);
     let mut client = ClientContext::new(our_client_config("alice", "secret", qop, cipher)).unwrap();
-    if let Err(f) = our_client_vs_cyrus(&mut client, &mut peer) {
-        peer.fail(&format!("authentication failed: {f:?}"));
-    }
-    let neg = client.negotiated().expect("negotiated").clone();
+    let neg = client_authenticates(&mut client, &mut peer);
     assert_eq!((neg.qop, neg.cipher), (qop, cipher));
     assert_eq!(neg.realm.as_deref(), Some(REALM));
     assert!(neg.mutual);
     assert_eq!(neg.peer_maxbuf, 65536, "Cyrus server's maxbuf");
-    if qop == Qop::Auth {
-        no_layer(&mut peer, client.security_layer());
-    } else {
-        let (mut tx, mut rx) = client.security_layer().expect("layer");
-        exchange(&mut peer, &mut tx, &mut rx, &neg, false);
-    }
-    quit(peer);
+    layer_then_quit(peer, &neg, client.security_layer(), false);
 }
 
 #[test]
@@ -491,12 +459,9 @@ fn client_default_choice_from_full_offer() {
     let cfg =
         ClientConfig::new("alice", Credential::password("secret"), target).max_qop(Qop::AuthConf);
     let mut client = ClientContext::new(cfg).unwrap();
-    our_client_vs_cyrus(&mut client, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-    let neg = client.negotiated().unwrap().clone();
+    let neg = client_authenticates(&mut client, &mut peer);
     assert_eq!((neg.qop, neg.cipher), (Qop::AuthConf, Some(Cipher::Rc4)));
-    let (mut tx, mut rx) = client.security_layer().unwrap();
-    exchange(&mut peer, &mut tx, &mut rx, &neg, false);
-    quit(peer);
+    layer_then_quit(peer, &neg, client.security_layer(), false);
 }
 
 /// Small buffers on both sides: the largest messages each way hit the exact limits.
@@ -523,13 +488,9 @@ fn client_small_maxbuf() {
         let mut peer = server_peer(&args, false);
         let cfg = our_client_config("alice", "secret", qop, cipher).maxbuf(2000);
         let mut client = ClientContext::new(cfg).unwrap();
-        our_client_vs_cyrus(&mut client, &mut peer)
-            .unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-        let neg = client.negotiated().unwrap().clone();
+        let neg = client_authenticates(&mut client, &mut peer);
         assert_eq!((neg.own_maxbuf, neg.peer_maxbuf), (2000, 1200));
-        let (mut tx, mut rx) = client.security_layer().unwrap();
-        exchange(&mut peer, &mut tx, &mut rx, &neg, false);
-        quit(peer);
+        layer_then_quit(peer, &neg, client.security_layer(), false);
     }
 }
 
@@ -550,16 +511,12 @@ fn client_non_ascii_and_authzid() {
             cfg = cfg.authzid(z);
         }
         let mut client = ClientContext::new(cfg).unwrap();
-        our_client_vs_cyrus(&mut client, &mut peer)
-            .unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
+        let neg = client_authenticates(&mut client, &mut peer);
         let inf = info(&mut peer);
         let expect = format!("{}@{REALM}", authzid.unwrap_or(user));
         assert_eq!(inf.username, expect, "Cyrus SASL_USERNAME");
-        let neg = client.negotiated().unwrap().clone();
         assert_eq!(neg.username, user);
-        let (mut tx, mut rx) = client.security_layer().unwrap();
-        exchange(&mut peer, &mut tx, &mut rx, &neg, false);
-        quit(peer);
+        layer_then_quit(peer, &neg, client.security_layer(), false);
     }
 }
 
@@ -610,12 +567,9 @@ fn client_realm_not_offered() {
     let mut peer = server_peer(&args, false);
     let cfg = our_client_config("alice", "other-secret", Qop::AuthInt, None).realm("other.org");
     let mut client = ClientContext::new(cfg).unwrap();
-    our_client_vs_cyrus(&mut client, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-    let neg = client.negotiated().unwrap().clone();
+    let neg = client_authenticates(&mut client, &mut peer);
     assert_eq!(neg.realm.as_deref(), Some("other.org"));
-    let (mut tx, mut rx) = client.security_layer().unwrap();
-    exchange(&mut peer, &mut tx, &mut rx, &neg, false);
-    quit(peer);
+    layer_then_quit(peer, &neg, client.security_layer(), false);
 }
 
 // ---------------------------------------------------------------------------
@@ -630,20 +584,13 @@ fn server_case(qop: Qop, cipher: Option<Cipher>, shim: bool, maxbufs: Option<(u3
     }
     let mut peer = client_peer(&args, shim);
     let mut server = our_server(QopSet::ALL, ours, &[REALM], &[("alice", REALM, "secret")]);
-    cyrus_vs_our_server(&mut server, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-    let neg = server.negotiated().expect("negotiated").clone();
+    let neg = server_authenticates(&mut server, &mut peer);
     assert_eq!((neg.qop, neg.cipher), (qop, cipher));
     assert_eq!(neg.username, "alice");
     assert_eq!(neg.realm.as_deref(), Some(REALM));
     assert_eq!(neg.authzid, None);
     assert_eq!((neg.own_maxbuf, neg.peer_maxbuf), (ours, theirs));
-    if qop == Qop::Auth {
-        no_layer(&mut peer, server.security_layer());
-    } else {
-        let (mut tx, mut rx) = server.security_layer().expect("layer");
-        exchange(&mut peer, &mut tx, &mut rx, &neg, true);
-    }
-    quit(peer);
+    layer_then_quit(peer, &neg, server.security_layer(), true);
 }
 
 #[test]
@@ -720,15 +667,11 @@ fn server_non_ascii_and_authzid() {
         }
         let mut peer = client_peer(&args, false);
         let mut server = our_server(QopSet::ALL, 65536, &[REALM], &[(user, REALM, pass)]);
-        cyrus_vs_our_server(&mut server, &mut peer)
-            .unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-        let neg = server.negotiated().unwrap().clone();
+        let neg = server_authenticates(&mut server, &mut peer);
         assert_eq!(neg.username, user);
         assert_eq!(neg.authzid.as_deref(), expect_authzid);
         assert_eq!((neg.qop, neg.cipher), (Qop::AuthConf, Some(Cipher::Rc4)));
-        let (mut tx, mut rx) = server.security_layer().unwrap();
-        exchange(&mut peer, &mut tx, &mut rx, &neg, true);
-        quit(peer);
+        layer_then_quit(peer, &neg, server.security_layer(), true);
     }
 }
 
@@ -782,13 +725,9 @@ fn server_several_realms() {
             &[REALM, "other.org", "third.net"],
             &[("alice", REALM, "secret"), ("alice", "other.org", "secret")],
         );
-        cyrus_vs_our_server(&mut server, &mut peer)
-            .unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-        let neg = server.negotiated().unwrap().clone();
+        let neg = server_authenticates(&mut server, &mut peer);
         assert_eq!(neg.realm.as_deref(), Some(expect));
-        let (mut tx, mut rx) = server.security_layer().unwrap();
-        exchange(&mut peer, &mut tx, &mut rx, &neg, true);
-        quit(peer);
+        layer_then_quit(peer, &neg, server.security_layer(), true);
     }
 }
 
@@ -807,10 +746,7 @@ fn server_no_realm_offered() {
     let mut peer = client_peer(&args, false);
     let config = ServerConfig::new(SERVICE, HOST).qops(QopSet::only(Qop::AuthInt));
     let mut server = our_server_with(config, &[("alice", HOST, "secret")]);
-    cyrus_vs_our_server(&mut server, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-    let neg = server.negotiated().unwrap().clone();
+    let neg = server_authenticates(&mut server, &mut peer);
     assert_eq!(neg.realm.as_deref(), Some(HOST));
-    let (mut tx, mut rx) = server.security_layer().unwrap();
-    exchange(&mut peer, &mut tx, &mut rx, &neg, true);
-    quit(peer);
+    layer_then_quit(peer, &neg, server.security_layer(), true);
 }

@@ -10,6 +10,10 @@
 
 mod common;
 
+use common::interop::{
+    assert_no_layer, assert_one_more_than_the_largest_is_refused, exchange_sizes, our_challenge,
+    our_client_finishes, our_response, role_args, send_token, token_of, Failure,
+};
 use common::peer::{b64, plain, unb64, Peer};
 use common::{our_client_config, our_server, our_server_with, strs, HOST, REALM, SERVICE};
 use sasl_digest_md5::layer::{LayerError, Sealer, Unsealer};
@@ -56,26 +60,23 @@ fn parse_ok(peer: &Peer, line: &str) -> JdkOk {
     ok
 }
 
-#[derive(Debug)]
-enum Failure {
-    /// The JDK peer printed this `FAIL ...` line.
-    Peer(String),
-    /// Our context returned this error.
-    Ours(Error),
-}
-
 fn jdk(role: &str, extra: &[String]) -> Peer {
-    let mut a = strs(&["--role", role, "--service", SERVICE, "--host", HOST]);
-    a.extend_from_slice(extra);
+    let a = role_args(role, extra);
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     Peer::jdk(&a)
 }
 
-fn token_of(peer: &Peer, line: &str) -> Vec<u8> {
-    match line.strip_prefix("TOKEN ") {
-        Some(t) => unb64(t),
-        None => peer.fail(&format!("expected `TOKEN <b64>`, got `{line:.200}`")),
-    }
+/// `--qop QOP`, `extra`, then the credentials base64-encoded (non-ASCII safe).
+fn jdk_args(qop: &str, extra: &[&str], user: &str, pass: &str) -> Vec<String> {
+    let mut a = strs(&["--qop", qop]);
+    a.extend(strs(extra));
+    a.extend(strs(&[
+        "--authcid-b64",
+        &b64(user.as_bytes()),
+        "--password-b64",
+        &b64(pass.as_bytes()),
+    ]));
+    a
 }
 
 fn expect_line(peer: &mut Peer, want: &str) {
@@ -90,35 +91,19 @@ fn our_client_vs_jdk(client: &mut ClientContext, peer: &mut Peer) -> Result<JdkO
     let line = peer.recv();
     let challenge = token_of(peer, &line);
     expect_line(peer, "CONTINUE");
-    let response = match client.step(Some(&challenge)).map_err(Failure::Ours)? {
-        Step::Continue(r) => r,
-        other => peer.fail(&format!("our client completed on the challenge: {other:?}")),
-    };
-    let line = peer.cmd(&format!("TOKEN {}", b64(&response)));
-    if line.starts_with("FAIL") {
-        return Err(Failure::Peer(line));
-    }
+    let response = our_response(client, peer, &challenge)?;
+    let line = send_token(peer, &response)?;
     let rspauth = token_of(peer, &line);
     let status = peer.recv();
     let ok = parse_ok(peer, &status);
-    match client.step(Some(&rspauth)).map_err(Failure::Ours)? {
-        Step::Complete(None) => Ok(ok),
-        other => peer.fail(&format!(
-            "our client did not complete on rspauth: {other:?}"
-        )),
-    }
+    our_client_finishes(client, peer, &rspauth)?;
+    Ok(ok)
 }
 
 /// The JDK client peer against our server.
 fn jdk_vs_our_server(server: &mut ServerContext, peer: &mut Peer) -> Result<JdkOk, Failure> {
-    let challenge = match server.step(None).map_err(Failure::Ours)? {
-        Step::Continue(c) => c,
-        other => peer.fail(&format!("our server did not challenge: {other:?}")),
-    };
-    let line = peer.cmd(&format!("TOKEN {}", b64(&challenge)));
-    if line.starts_with("FAIL") {
-        return Err(Failure::Peer(line));
-    }
+    let challenge = our_challenge(server, peer)?;
+    let line = send_token(peer, &challenge)?;
     let response = token_of(peer, &line);
     expect_line(peer, "CONTINUE");
     let rspauth = match server.step(Some(&response)).map_err(Failure::Ours)? {
@@ -159,14 +144,7 @@ fn exchange(peer: &mut Peer, tx: &mut Sealer, rx: &mut Unsealer, neg: &Negotiate
     let our_max = tx.max_plaintext_len();
     let peer_max = ok.rawsendsize;
     let mut k = 0;
-    for (ours, theirs) in [
-        (1, 1),
-        (7, 7),
-        (8, 8),
-        (9, 9),
-        (1000, 1000),
-        (our_max, peer_max),
-    ] {
+    for (ours, theirs) in exchange_sizes(our_max, peer_max) {
         // us -> JDK
         k += 1;
         let p = plain(ours, k);
@@ -210,14 +188,7 @@ fn exchange(peer: &mut Peer, tx: &mut Sealer, rx: &mut Unsealer, neg: &Negotiate
         assert!(got == p, "we unsealed {theirs} bytes from the JDK wrongly");
     }
     // too large for the JDK's maxbuf: we refuse, nothing consumed
-    let seq = tx.sequence_number();
-    match tx.seal(&plain(our_max + 1, 0), &mut Vec::new()) {
-        Err(LayerError::MessageTooLarge { len, max }) => {
-            assert_eq!((len, max), (our_max + 1, our_max))
-        }
-        other => panic!("sealing maxbuf+1: {other:?}"),
-    }
-    assert_eq!(tx.sequence_number(), seq);
+    assert_one_more_than_the_largest_is_refused(tx, false);
     // An empty message from us is a real message with a sequence number: the JDK
     // unwraps it to nothing (not "discarded") and stays in step.
     let mut wire = Vec::new();
@@ -261,14 +232,7 @@ fn exchange(peer: &mut Peer, tx: &mut Sealer, rx: &mut Unsealer, neg: &Negotiate
 
 /// qop=auth: no layer on either side.
 fn no_layer(peer: &mut Peer, layer: Result<(Sealer, Unsealer), Error>) {
-    assert!(
-        matches!(
-            layer,
-            Err(Error::Layer(LayerError::NoSecurityLayer(Qop::Auth)))
-        ),
-        "{:?}",
-        layer.err()
-    );
+    assert_no_layer(layer);
     let line = peer.cmd(&format!("WRAP {}", b64(b"x")));
     assert!(line.starts_with("ERR IllegalStateException"), "{line}");
 }
@@ -279,16 +243,34 @@ fn quit(mut peer: Peer) {
     assert!(peer.exit_success(), "JDK peer exit status");
 }
 
-fn layer_or_none<F>(peer: &mut Peer, neg: &Negotiated, ok: &JdkOk, layer: F)
-where
-    F: FnOnce() -> Result<(Sealer, Unsealer), Error>,
-{
+/// The layer both ways (`exchange`), or its absence under qop=auth, then `QUIT`.
+fn layer_then_quit(
+    mut peer: Peer,
+    neg: &Negotiated,
+    ok: &JdkOk,
+    layer: Result<(Sealer, Unsealer), Error>,
+) {
     if neg.qop == Qop::Auth {
-        no_layer(peer, layer());
+        no_layer(&mut peer, layer);
     } else {
-        let (mut tx, mut rx) = layer().expect("layer");
-        exchange(peer, &mut tx, &mut rx, neg, ok);
+        let (mut tx, mut rx) = layer.expect("layer");
+        exchange(&mut peer, &mut tx, &mut rx, neg, ok);
     }
+    quit(peer);
+}
+
+/// Our client authenticates with the JDK server (or the test fails): the peer's
+/// status line and what our client negotiated.
+fn client_authenticates(client: &mut ClientContext, peer: &mut Peer) -> (JdkOk, Negotiated) {
+    let ok = our_client_vs_jdk(client, peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
+    (ok, client.negotiated().expect("negotiated").clone())
+}
+
+/// The JDK client authenticates with our server (or the test fails): the peer's
+/// status line and what our server negotiated.
+fn server_authenticates(server: &mut ServerContext, peer: &mut Peer) -> (JdkOk, Negotiated) {
+    let ok = jdk_vs_our_server(server, peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
+    (ok, server.negotiated().expect("negotiated").clone())
 }
 
 // ---------------------------------------------------------------------------
@@ -303,9 +285,7 @@ fn client_case(qop: Qop, cipher: Option<Cipher>, server_args: &[&str], maxbuf: O
         cfg = cfg.maxbuf(m);
     }
     let mut client = ClientContext::new(cfg).unwrap();
-    let ok = our_client_vs_jdk(&mut client, &mut peer)
-        .unwrap_or_else(|f| peer.fail(&format!("authentication failed: {f:?}")));
-    let neg = client.negotiated().expect("negotiated").clone();
+    let (ok, neg) = client_authenticates(&mut client, &mut peer);
     assert_eq!((neg.qop, neg.cipher), (qop, cipher));
     assert_eq!(
         neg.realm.as_deref(),
@@ -313,8 +293,7 @@ fn client_case(qop: Qop, cipher: Option<Cipher>, server_args: &[&str], maxbuf: O
         "the JDK offers its host name"
     );
     assert!(neg.mutual);
-    layer_or_none(&mut peer, &neg, &ok, || client.security_layer());
-    quit(peer);
+    layer_then_quit(peer, &neg, &ok, client.security_layer());
 }
 
 #[test]
@@ -354,13 +333,10 @@ fn client_default_choice() {
     let mut peer = jdk("server", &strs(&["--qop", "auth-conf, auth-int, auth"]));
     let cfg = our_client_config("alice", "secret", Qop::AuthConf, None);
     let mut client = ClientContext::new(cfg).unwrap();
-    let ok =
-        our_client_vs_jdk(&mut client, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-    let neg = client.negotiated().unwrap().clone();
+    let (ok, neg) = client_authenticates(&mut client, &mut peer);
     assert_eq!((neg.qop, neg.cipher), (Qop::AuthConf, Some(Cipher::Rc4)));
     assert_eq!(ok.cipher, "rc4");
-    layer_or_none(&mut peer, &neg, &ok, || client.security_layer());
-    quit(peer);
+    layer_then_quit(peer, &neg, &ok, client.security_layer());
 }
 
 /// Non-ASCII credentials and authzids; the JDK reports the authzid it authorized.
@@ -371,27 +347,17 @@ fn client_non_ascii_and_authzid() {
         ("Jürgen", "pässwörd", Some("Zoë"), Qop::AuthInt),
         ("alice", "secret", Some("alice"), Qop::Auth),
     ] {
-        let a = strs(&[
-            "--qop",
-            qop.as_str(),
-            "--authcid-b64",
-            &b64(user.as_bytes()),
-            "--password-b64",
-            &b64(pass.as_bytes()),
-        ]);
+        let a = jdk_args(qop.as_str(), &[], user, pass);
         let mut peer = jdk("server", &a);
         let mut cfg = our_client_config(user, pass, qop, None);
         if let Some(z) = authzid {
             cfg = cfg.authzid(z);
         }
         let mut client = ClientContext::new(cfg).unwrap();
-        let ok = our_client_vs_jdk(&mut client, &mut peer)
-            .unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
+        let (ok, neg) = client_authenticates(&mut client, &mut peer);
         assert_eq!(ok.authzid.as_deref(), Some(authzid.unwrap_or(user)));
-        let neg = client.negotiated().unwrap().clone();
         assert_eq!(neg.username, user);
-        layer_or_none(&mut peer, &neg, &ok, || client.security_layer());
-        quit(peer);
+        layer_then_quit(peer, &neg, &ok, client.security_layer());
     }
 }
 
@@ -399,25 +365,13 @@ fn client_non_ascii_and_authzid() {
 /// wire and into the hash as ISO-8859-1.
 #[test]
 fn client_latin1_without_charset() {
-    let a = strs(&[
-        "--utf8",
-        "false",
-        "--qop",
-        "auth-int",
-        "--authcid-b64",
-        &b64("Jürgen".as_bytes()),
-        "--password-b64",
-        &b64("pässwörd".as_bytes()),
-    ]);
+    let a = jdk_args("auth-int", &["--utf8", "false"], "Jürgen", "pässwörd");
     let mut peer = jdk("server", &a);
     let cfg = our_client_config("Jürgen", "pässwörd", Qop::AuthInt, None);
     let mut client = ClientContext::new(cfg).unwrap();
-    let ok =
-        our_client_vs_jdk(&mut client, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
+    let (ok, neg) = client_authenticates(&mut client, &mut peer);
     assert_eq!(ok.authzid.as_deref(), Some("Jürgen"));
-    let neg = client.negotiated().unwrap().clone();
-    layer_or_none(&mut peer, &neg, &ok, || client.security_layer());
-    quit(peer);
+    layer_then_quit(peer, &neg, &ok, client.security_layer());
 }
 
 /// Wrong password, unknown user: the JDK server refuses, our client does not complete.
@@ -458,12 +412,9 @@ fn client_several_realms() {
         },
     );
     let mut client = ClientContext::new(cfg).unwrap();
-    let ok =
-        our_client_vs_jdk(&mut client, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-    let neg = client.negotiated().unwrap().clone();
+    let (ok, neg) = client_authenticates(&mut client, &mut peer);
     assert_eq!(neg.realm.as_deref(), Some("other.org"));
-    layer_or_none(&mut peer, &neg, &ok, || client.security_layer());
-    quit(peer);
+    layer_then_quit(peer, &neg, &ok, client.security_layer());
 
     let mut peer = jdk("server", &strs(&realms));
     let cfg = our_client_config("alice", "secret", Qop::AuthConf, None).realm("evil.org");
@@ -486,9 +437,7 @@ fn server_case(qop: Qop, cipher: Option<Cipher>, client_args: &[&str], maxbuf: u
     a.extend(strs(client_args));
     let mut peer = jdk("client", &a);
     let mut server = our_server(QopSet::ALL, maxbuf, &[REALM], &[("alice", REALM, "secret")]);
-    let ok = jdk_vs_our_server(&mut server, &mut peer)
-        .unwrap_or_else(|f| peer.fail(&format!("authentication failed: {f:?}")));
-    let neg = server.negotiated().expect("negotiated").clone();
+    let (ok, neg) = server_authenticates(&mut server, &mut peer);
     assert_eq!(neg.qop, qop);
     if cipher.is_some() {
         assert_eq!(neg.cipher, cipher);
@@ -496,8 +445,7 @@ fn server_case(qop: Qop, cipher: Option<Cipher>, client_args: &[&str], maxbuf: u
     assert_eq!(neg.username, "alice");
     assert_eq!(neg.realm.as_deref(), Some(REALM));
     assert_eq!(neg.own_maxbuf, maxbuf);
-    layer_or_none(&mut peer, &neg, &ok, || server.security_layer());
-    quit(peer);
+    layer_then_quit(peer, &neg, &ok, server.security_layer());
     ok
 }
 
@@ -546,27 +494,17 @@ fn server_non_ascii_and_authzid() {
         ("alice", "secret", Some("alice"), Qop::Auth),
         ("bob", "secret", None, Qop::Auth),
     ] {
-        let mut a = strs(&[
-            "--qop",
-            qop.as_str(),
-            "--authcid-b64",
-            &b64(user.as_bytes()),
-            "--password-b64",
-            &b64(pass.as_bytes()),
-        ]);
+        let mut a = jdk_args(qop.as_str(), &[], user, pass);
         if let Some(z) = authzid {
             a.extend(strs(&["--authzid-b64", &b64(z.as_bytes())]));
         }
         let mut peer = jdk("client", &a);
         let mut server = our_server(QopSet::ALL, 65536, &[REALM], &[(user, REALM, pass)]);
-        let ok = jdk_vs_our_server(&mut server, &mut peer)
-            .unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-        let neg = server.negotiated().unwrap().clone();
+        let (ok, neg) = server_authenticates(&mut server, &mut peer);
         assert_eq!(neg.username, user);
         assert_eq!(neg.authzid.as_deref(), authzid);
         assert_eq!(neg.qop, qop);
-        layer_or_none(&mut peer, &neg, &ok, || server.security_layer());
-        quit(peer);
+        layer_then_quit(peer, &neg, &ok, server.security_layer());
     }
 }
 
@@ -613,12 +551,9 @@ fn server_several_realms() {
         &[REALM, "other.org", "third.net"],
         &[("alice", "other.org", "secret")],
     );
-    let ok =
-        jdk_vs_our_server(&mut server, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-    let neg = server.negotiated().unwrap().clone();
+    let (ok, neg) = server_authenticates(&mut server, &mut peer);
     assert_eq!(neg.realm.as_deref(), Some("other.org"));
-    layer_or_none(&mut peer, &neg, &ok, || server.security_layer());
-    quit(peer);
+    layer_then_quit(peer, &neg, &ok, server.security_layer());
 }
 
 /// Our server offers no realm: the JDK client sends none, our store is asked for "".
@@ -627,27 +562,15 @@ fn server_no_realm_offered() {
     let mut peer = jdk("client", &strs(&["--qop", "auth-int"]));
     let config = ServerConfig::new(SERVICE, HOST).qops(QopSet::only(Qop::AuthInt));
     let mut server = our_server_with(config, &[("alice", "", "secret")]);
-    let ok =
-        jdk_vs_our_server(&mut server, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-    let neg = server.negotiated().unwrap().clone();
+    let (ok, neg) = server_authenticates(&mut server, &mut peer);
     assert_eq!(neg.realm, None);
-    layer_or_none(&mut peer, &neg, &ok, || server.security_layer());
-    quit(peer);
+    layer_then_quit(peer, &neg, &ok, server.security_layer());
 }
 
 /// Our server without `charset=utf-8`: the JDK client sends and hashes Latin-1.
 #[test]
 fn server_latin1_without_charset() {
-    let a = strs(&[
-        "--qop",
-        "auth-conf",
-        "--cipher",
-        "des",
-        "--authcid-b64",
-        &b64("Jürgen".as_bytes()),
-        "--password-b64",
-        &b64("pässwörd".as_bytes()),
-    ]);
+    let a = jdk_args("auth-conf", &["--cipher", "des"], "Jürgen", "pässwörd");
     let mut peer = jdk("client", &a);
     let config = ServerConfig::new(SERVICE, HOST)
         .realms([REALM])
@@ -655,10 +578,7 @@ fn server_latin1_without_charset() {
         .ciphers(sasl_digest_md5::CipherSet::ALL)
         .utf8(false);
     let mut server = our_server_with(config, &[("Jürgen", REALM, "pässwörd")]);
-    let ok =
-        jdk_vs_our_server(&mut server, &mut peer).unwrap_or_else(|f| peer.fail(&format!("{f:?}")));
-    let neg = server.negotiated().unwrap().clone();
+    let (ok, neg) = server_authenticates(&mut server, &mut peer);
     assert_eq!(neg.username, "Jürgen");
-    layer_or_none(&mut peer, &neg, &ok, || server.security_layer());
-    quit(peer);
+    layer_then_quit(peer, &neg, &ok, server.security_layer());
 }

@@ -1,106 +1,34 @@
 //! The rsasl mechanism end to end (client and server sessions in memory), its
 //! security layer through `Session::encode`/`decode`, and the tokio secure stream.
 
-use std::sync::{Arc, Mutex};
+#[path = "common/rsasl.rs"]
+mod sessions;
+
+use std::sync::Arc;
 
 use rsasl::callback::{Context, Request, SessionCallback, SessionData};
 use rsasl::prelude::*;
-use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
-use rsasl::validate::{NoValidation, Validate, ValidationError};
-use sasl_digest_md5::mechanism::{
-    ClientPolicy, DigestClientPolicy, DigestOutcome, DigestReauthTicket, DigestServerPolicy,
-    KeepOutcome, OfferedRealms, Outcome, ServerPolicy, SessionErrorExt,
-};
+use rsasl::validate::NoValidation;
+use sasl_digest_md5::mechanism::{ClientPolicy, KeepOutcome, ServerPolicy, SessionErrorExt};
 use sasl_digest_md5::stream::SecureStream;
 use sasl_digest_md5::{
     Cipher, CipherSet, Downgrade, Error, Qop, QopSet, ReauthCache, ReauthTicket, Requirements,
-    DIGEST_MD5,
 };
+use sessions::{client_session, server_session, Authenticated, ClientCb, ServerCb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-static MECHS: &[Mechanism] = &[DIGEST_MD5];
-
-#[derive(Default)]
-struct ClientCb {
-    password: &'static str,
-    policy: ClientPolicy,
-    pick_realm: Option<&'static str>,
-    seen_realms: Mutex<Vec<String>>,
-    outcome: Mutex<Option<Outcome>>,
-    ticket: Option<ReauthTicket>,
-}
-
-impl SessionCallback for ClientCb {
-    fn callback(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        req: &mut Request,
-    ) -> Result<(), SessionError> {
-        if let Some(o) = req.get_action::<DigestOutcome>() {
-            *self.outcome.lock().unwrap() = Some(o.clone());
-            return Ok(());
-        }
-        if req.is::<Realm>() {
-            *self.seen_realms.lock().unwrap() =
-                ctx.get_ref::<OfferedRealms>().unwrap_or(&[]).to_vec();
-            if let Some(r) = self.pick_realm {
-                req.satisfy::<Realm>(r)?;
-            }
-            return Ok(());
-        }
-        if let Some(t) = &self.ticket {
-            req.satisfy::<DigestReauthTicket>(t)?;
-        }
-        req.satisfy::<AuthId>("alice")?
-            .satisfy::<Password>(self.password.as_bytes())?
-            .satisfy::<Service>("imap")?
-            .satisfy::<Hostname>("mail.example.com")?
-            .satisfy::<DigestClientPolicy>(&self.policy)?;
-        Ok(())
+/// Alice with her password, the default policy, no ticket.
+fn alice() -> ClientCb {
+    ClientCb {
+        password: "secret",
+        ..Default::default()
     }
 }
 
-struct Authenticated;
-impl Validation for Authenticated {
-    type Value = (String, String);
-}
-
-struct ServerCb {
-    policy: ServerPolicy,
-}
-
-impl SessionCallback for ServerCb {
-    fn callback(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        req: &mut Request,
-    ) -> Result<(), SessionError> {
-        if req.is::<Password>() {
-            if ctx.get_ref::<AuthId>() == Some("alice") {
-                req.satisfy::<Password>(b"secret")?;
-            }
-            return Ok(());
-        }
-        req.satisfy::<Service>("imap")?
-            .satisfy::<Hostname>("mail.example.com")?
-            .satisfy::<DigestServerPolicy>(&self.policy)?;
-        Ok(())
-    }
-
-    fn validate(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        v: &mut Validate<'_>,
-    ) -> Result<(), ValidationError> {
-        let user = ctx.get_ref::<AuthId>().unwrap_or_default().to_owned();
-        let authzid = ctx.get_ref::<AuthzId>().unwrap_or_default().to_owned();
-        assert!(ctx.get_ref::<Realm>().is_some());
-        v.finalize::<Authenticated>((user, authzid));
-        Ok(())
-    }
+/// The reauthentication ticket of the exchange `cb` saw finish.
+fn ticket_of(cb: &ClientCb) -> ReauthTicket {
+    let outcome = cb.outcome.lock().unwrap().clone();
+    outcome.unwrap().reauth_ticket.unwrap()
 }
 
 fn policy(qop: Qop, cipher: Option<Cipher>) -> ClientPolicy {
@@ -130,20 +58,29 @@ type Sessions = (Session<NoValidation>, Session<Authenticated>, Arc<ClientCb>);
 
 fn sessions(client_cb: ClientCb, spol: ServerPolicy) -> Sessions {
     let ccb = Arc::new(client_cb);
-    let ccfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ArcCb(ccb.clone()))
-        .unwrap();
-    let scfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ServerCb { policy: spol })
-        .unwrap();
-    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
-    let client = SASLClient::new(ccfg).start_suggested(&[name]).unwrap();
-    let server = SASLServer::<Authenticated>::new(scfg)
-        .start_suggested(name)
-        .unwrap();
+    let (client, server) = sessions_with(ArcCb(ccb.clone()), spol);
     (client, server, ccb)
+}
+
+/// A client session with this callback and a server session with this policy, where
+/// alice's password is "secret".
+fn sessions_with(
+    client_cb: impl SessionCallback + 'static,
+    spol: ServerPolicy,
+) -> (Session<NoValidation>, Session<Authenticated>) {
+    let server_cb = ServerCb {
+        require_realm: true,
+        ..ServerCb::new(spol, |user| (user == "alice").then_some("secret"))
+    };
+    (client_session(client_cb), server_session(server_cb))
+}
+
+/// The server's challenge, given to the client: returns the client's response.
+fn respond(client: &mut Session<NoValidation>, server: &mut Session<Authenticated>) -> Vec<u8> {
+    let (mut ch, mut resp) = (Vec::new(), Vec::new());
+    server.step(None, &mut ch).unwrap();
+    client.step(Some(&ch), &mut resp).unwrap();
+    resp
 }
 
 struct ArcCb(Arc<ClientCb>);
@@ -177,9 +114,8 @@ fn authenticate((mut client, mut server, cb): Sessions) -> Result<Sessions, Sess
 #[test]
 fn auth_through_rsasl_with_realm_choice_and_validation() {
     let cb = ClientCb {
-        password: "secret",
         pick_realm: Some("other.org"),
-        ..Default::default()
+        ..alice()
     };
     let (client, mut server, cb) = authenticate(sessions(cb, server_policy())).unwrap();
     assert_eq!(
@@ -207,10 +143,7 @@ fn wrong_password_is_an_outcome_error() {
         },
         server_policy(),
     );
-    let mut ch = Vec::new();
-    server.step(None, &mut ch).unwrap();
-    let mut resp = Vec::new();
-    client.step(Some(&ch), &mut resp).unwrap();
+    let resp = respond(&mut client, &mut server);
     let err = server.step(Some(&resp), &mut Vec::new()).unwrap_err();
     assert!(err.is_mechanism_error(), "{err:?}");
     // One documented way from the rsasl error to this crate's.
@@ -225,29 +158,15 @@ fn wrong_password_is_an_outcome_error() {
 #[test]
 fn negotiated_is_one_call_away_with_keep_outcome() {
     let cb = ClientCb {
-        password: "secret",
         policy: ClientPolicy::require_confidentiality(),
-        ..Default::default()
+        ..alice()
     };
     let (callback, outcome) = KeepOutcome::wrap(cb);
-    let config = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(callback)
-        .unwrap();
-    let scfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ServerCb {
-            policy: ServerPolicy {
-                realms: vec!["example.com".into()],
-                ..ServerPolicy::offer_layers()
-            },
-        })
-        .unwrap();
-    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
-    let client = SASLClient::new(config).start_suggested(&[name]).unwrap();
-    let server = SASLServer::<Authenticated>::new(scfg)
-        .start_suggested(name)
-        .unwrap();
+    let spol = ServerPolicy {
+        realms: vec!["example.com".into()],
+        ..ServerPolicy::offer_layers()
+    };
+    let (client, server) = sessions_with(callback, spol);
     assert!(outcome.negotiated().is_none());
     authenticate((client, server, Arc::new(ClientCb::default()))).unwrap();
     let n = outcome.negotiated().expect("the outcome was kept");
@@ -262,9 +181,8 @@ fn negotiated_is_one_call_away_with_keep_outcome() {
 #[test]
 fn downgrade_through_rsasl_is_typed() {
     let cb = ClientCb {
-        password: "secret",
         policy: ClientPolicy::require_confidentiality(),
-        ..Default::default()
+        ..alice()
     };
     let (mut client, mut server, _) = sessions(
         cb,
@@ -287,13 +205,7 @@ fn downgrade_through_rsasl_is_typed() {
 
 #[test]
 fn client_step_without_challenge_is_recoverable() {
-    let (mut client, mut server, _) = sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    );
+    let (mut client, mut server, _) = sessions(alice(), server_policy());
     assert!(matches!(
         client.step(None, &mut Vec::new()),
         Err(SessionError::InputDataRequired)
@@ -308,33 +220,17 @@ fn client_step_without_challenge_is_recoverable() {
 
 #[test]
 fn bad_rspauth_and_junk_after_success() {
-    let (mut client, mut server, _) = sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    );
-    let mut ch = Vec::new();
-    server.step(None, &mut ch).unwrap();
-    let mut resp = Vec::new();
-    client.step(Some(&ch), &mut resp).unwrap();
+    let (mut client, mut server, _) = sessions(alice(), server_policy());
+    respond(&mut client, &mut server);
     // The protocol ended without rspauth: mutual authentication fails.
     assert!(matches!(
         client.step(None, &mut Vec::new()),
         Err(SessionError::MutualAuthenticationFailed)
     ));
 
-    let (mut client, mut server, _) = sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    );
-    let (mut ch, mut resp, mut rsp) = (Vec::new(), Vec::new(), Vec::new());
-    server.step(None, &mut ch).unwrap();
-    client.step(Some(&ch), &mut resp).unwrap();
+    let (mut client, mut server, _) = sessions(alice(), server_policy());
+    let resp = respond(&mut client, &mut server);
+    let mut rsp = Vec::new();
     server.step(Some(&resp), &mut rsp).unwrap();
     // IMAP/XMPP: rspauth as a challenge, then (Prosody) junk as success data.
     assert!(client
@@ -356,12 +252,11 @@ fn layers_through_session_encode_decode() {
         (Qop::AuthConf, Some(Cipher::Des)),
     ] {
         let cb = ClientCb {
-            password: "secret",
             policy: ClientPolicy {
                 maxbuf: 1000,
                 ..policy(qop, cipher)
             },
-            ..Default::default()
+            ..alice()
         };
         let (mut client, mut server, cb) = authenticate(sessions(cb, server_policy())).unwrap();
         assert!(client.has_security_layer() && server.has_security_layer());
@@ -410,14 +305,7 @@ fn layers_through_session_encode_decode() {
 
 #[test]
 fn auth_only_has_no_layer() {
-    let (mut client, _, _) = authenticate(sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    ))
-    .unwrap();
+    let (mut client, _, _) = authenticate(sessions(alice(), server_policy())).unwrap();
     assert!(matches!(
         client.encode(b"x", &mut Vec::new()),
         Err(SessionError::NoSecurityLayer)
@@ -427,9 +315,8 @@ fn auth_only_has_no_layer() {
 #[test]
 fn downgrade_is_refused_by_the_mechanism() {
     let cb = ClientCb {
-        password: "secret",
         policy: policy(Qop::AuthConf, None),
-        ..Default::default()
+        ..alice()
     };
     let spol = ServerPolicy {
         qops: QopSet::only(Qop::Auth),
@@ -445,28 +332,13 @@ fn subsequent_authentication_through_rsasl() {
         reauth_cache: Some(cache.clone()),
         ..server_policy()
     };
-    let (_, _, cb) = authenticate(sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        spol.clone(),
-    ))
-    .unwrap();
-    let ticket = cb
-        .outcome
-        .lock()
-        .unwrap()
-        .clone()
-        .unwrap()
-        .reauth_ticket
-        .unwrap();
+    let (_, _, cb) = authenticate(sessions(alice(), spol.clone())).unwrap();
+    let ticket = ticket_of(&cb);
     // New connection: the client goes first with the ticket.
     let (mut client, mut server, cb2) = sessions(
         ClientCb {
-            password: "secret",
             ticket: Some(ticket),
-            ..Default::default()
+            ..alice()
         },
         spol,
     );
@@ -488,12 +360,11 @@ fn subsequent_authentication_through_rsasl() {
 async fn echo_pair(qop: Qop, cipher: Option<Cipher>) {
     let (c, s) = tokio::io::duplex(4096);
     let cb = ClientCb {
-        password: "secret",
         policy: ClientPolicy {
             maxbuf: 2048,
             ..policy(qop, cipher)
         },
-        ..Default::default()
+        ..alice()
     };
     let (client, server, _) = authenticate(sessions(cb, server_policy())).unwrap();
     let mut cs = SecureStream::with_session(c, client).unwrap();
@@ -532,16 +403,9 @@ async fn secure_stream_echo_over_rsasl_sessions() {
 /// finished it. A failed exchange stays failed.
 #[test]
 fn client_stays_failed_after_the_protocol_ended_without_rspauth() {
-    let (mut client, mut server, _) = sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    );
-    let (mut ch, mut resp, mut rsp) = (Vec::new(), Vec::new(), Vec::new());
-    server.step(None, &mut ch).unwrap();
-    client.step(Some(&ch), &mut resp).unwrap();
+    let (mut client, mut server, _) = sessions(alice(), server_policy());
+    let resp = respond(&mut client, &mut server);
+    let mut rsp = Vec::new();
     server.step(Some(&resp), &mut rsp).unwrap();
     assert!(matches!(
         client.step(None, &mut Vec::new()),
@@ -560,16 +424,8 @@ fn client_stays_failed_after_the_protocol_ended_without_rspauth() {
 /// exchange stays failed.
 #[test]
 fn server_stays_failed_after_a_malformed_response() {
-    let (mut client, mut server, _) = sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        server_policy(),
-    );
-    let (mut ch, mut resp) = (Vec::new(), Vec::new());
-    server.step(None, &mut ch).unwrap();
-    client.step(Some(&ch), &mut resp).unwrap();
+    let (mut client, mut server, _) = sessions(alice(), server_policy());
+    let resp = respond(&mut client, &mut server);
     let err = server
         .step(Some(b"username=\"alice\",nc=0000-002"), &mut Vec::new())
         .unwrap_err();
@@ -593,9 +449,8 @@ fn decode_fails_for_good_after_a_bad_length_prefix() {
         // Above maxbuf (65536), below 16, zero.
         for prefix in [0x0001_0001u32, 15, 0] {
             let cb = ClientCb {
-                password: "secret",
                 policy: policy(qop, cipher),
-                ..Default::default()
+                ..alice()
             };
             let (mut client, mut server, _) = authenticate(sessions(cb, server_policy())).unwrap();
             let mut wire = Vec::new();
@@ -620,32 +475,17 @@ fn decode_fails_for_good_after_a_bad_length_prefix() {
 #[test]
 fn rsasl_resume_under_stricter_policy_is_refused_before_sending() {
     let spol = server_policy();
-    let (_, _, cb) = authenticate(sessions(
-        ClientCb {
-            password: "secret",
-            ..Default::default()
-        },
-        spol.clone(),
-    ))
-    .unwrap();
-    let ticket = cb
-        .outcome
-        .lock()
-        .unwrap()
-        .clone()
-        .unwrap()
-        .reauth_ticket
-        .unwrap();
+    let (_, _, cb) = authenticate(sessions(alice(), spol.clone())).unwrap();
+    let ticket = ticket_of(&cb);
     let strict = ClientPolicy {
         min_cipher_strength: Some(128),
         ..policy(Qop::AuthConf, None)
     };
     let (mut client, _server, _) = sessions(
         ClientCb {
-            password: "secret",
             ticket: Some(ticket),
             policy: strict,
-            ..Default::default()
+            ..alice()
         },
         spol,
     );
@@ -673,29 +513,14 @@ async fn session_stream_is_nameable_knows_the_outcome_and_reports_layer_errors()
     }
 
     let cb = ClientCb {
-        password: "secret",
         policy: ClientPolicy {
             maxbuf: 4096,
             ..ClientPolicy::require_confidentiality()
         },
-        ..Default::default()
+        ..alice()
     };
     let (callback, outcome) = KeepOutcome::wrap(cb);
-    let config = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(callback)
-        .unwrap();
-    let scfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ServerCb {
-            policy: server_policy(),
-        })
-        .unwrap();
-    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
-    let client = SASLClient::new(config).start_suggested(&[name]).unwrap();
-    let server = SASLServer::<Authenticated>::new(scfg)
-        .start_suggested(name)
-        .unwrap();
+    let (client, server) = sessions_with(callback, server_policy());
     let (client, server, _) =
         authenticate((client, server, Arc::new(ClientCb::default()))).unwrap();
 

@@ -4,23 +4,17 @@
 //!
 //! Case counts are modest so the suite stays fast; raise them with `PROPTEST_CASES`.
 
+mod layer_common;
+
+use layer_common::{pipe_with, Pipe, CONFIGS};
 use proptest::prelude::*;
 use sasl_digest_md5::digest::latin1_or_utf8;
-use sasl_digest_md5::layer::{self, FrameDecoder, LayerError};
+use sasl_digest_md5::layer::{FrameDecoder, LayerError};
 use sasl_digest_md5::wire::{Challenge, MAX_CHALLENGE_LEN};
 use sasl_digest_md5::wire::{Response, MAX_RESPONSE_LEN};
 use sasl_digest_md5::{
     Cipher, CipherSet, Qop, QopSet, Side, MAXBUF_DEFAULT, MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE,
 };
-
-const CONFIGS: [(Qop, Option<Cipher>); 6] = [
-    (Qop::AuthInt, None),
-    (Qop::AuthConf, Some(Cipher::Rc4)),
-    (Qop::AuthConf, Some(Cipher::Rc4_40)),
-    (Qop::AuthConf, Some(Cipher::Rc4_56)),
-    (Qop::AuthConf, Some(Cipher::Des)),
-    (Qop::AuthConf, Some(Cipher::TripleDes)),
-];
 
 fn cases(n: u32) -> ProptestConfig {
     ProptestConfig {
@@ -213,22 +207,6 @@ proptest! {
     }
 }
 
-/// A sender on `from` and the peer's receiver.
-fn pipe(
-    (qop, cipher): (Qop, Option<Cipher>),
-    ha1: &[u8; 16],
-    from: Side,
-    maxbuf: u32,
-) -> (layer::Sealer, layer::Unsealer) {
-    let to = match from {
-        Side::Client => Side::Server,
-        Side::Server => Side::Client,
-    };
-    let (tx, _) = layer::establish(ha1, qop, cipher, from, maxbuf, maxbuf).unwrap();
-    let (_, rx) = layer::establish(ha1, qop, cipher, to, maxbuf, maxbuf).unwrap();
-    (tx, rx)
-}
-
 fn side() -> impl Strategy<Value = Side> {
     prop_oneof![Just(Side::Client), Just(Side::Server)]
 }
@@ -251,7 +229,7 @@ proptest! {
         lens in proptest::collection::vec(any::<proptest::sample::Index>(), 1..8),
         fill in any::<u8>(),
     ) {
-        let (mut tx, mut rx) = pipe(cfg, &ha1, from, maxbuf);
+        let Pipe { mut tx, mut rx } = pipe_with(&ha1, cfg.0, cfg.1, from, maxbuf);
         let max = tx.max_plaintext_len();
         prop_assert!(tx.sealed_len(max) <= maxbuf as usize);
         let mut wire = Vec::new();
@@ -286,7 +264,7 @@ proptest! {
         earlier in 0usize..3,
         bit in any::<proptest::sample::Index>(),
     ) {
-        let (mut tx, mut rx) = pipe(cfg, &ha1, from, 4096);
+        let Pipe { mut tx, mut rx } = pipe_with(&ha1, cfg.0, cfg.1, from, 4096);
         let mut out = Vec::new();
         for _ in 0..earlier {
             let mut w = Vec::new();
@@ -322,7 +300,7 @@ proptest! {
         cuts in proptest::collection::vec(1usize..64, 1..40),
     ) {
         let maxbuf = 512;
-        let (mut tx, mut rx) = pipe(cfg, &[7; 16], Side::Client, maxbuf);
+        let Pipe { mut tx, mut rx } = pipe_with(&[7; 16], cfg.0, cfg.1, Side::Client, maxbuf);
         let mut stream = Vec::new();
         for m in &msgs {
             tx.seal_frame(m, &mut stream).unwrap();

@@ -8,6 +8,8 @@
 #![cfg(feature = "redis")]
 
 mod common;
+#[path = "common/rsasl.rs"]
+mod sessions;
 
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -459,64 +461,21 @@ fn an_expired_nonce_gets_stale() {
 /// The rsasl server side: `ServerPolicy::reauth_cache` takes the Redis store too.
 mod through_rsasl {
     use super::*;
-    use rsasl::callback::{Context, Request, SessionCallback, SessionData};
     use rsasl::prelude::*;
-    use rsasl::property::{AuthId, Hostname, Password, Service};
-    use rsasl::validate::{Validate, ValidationError};
-    use sasl_digest_md5::mechanism::{DigestServerPolicy, ServerPolicy};
-    use sasl_digest_md5::{ReauthStore, DIGEST_MD5};
+    use sasl_digest_md5::mechanism::ServerPolicy;
+    use sasl_digest_md5::ReauthStore;
+    use sessions::{server_session, Authenticated, ServerCb};
 
-    static MECHS: &[Mechanism] = &[DIGEST_MD5];
-
-    struct Node(ServerPolicy);
-    struct User;
-    impl Validation for User {
-        type Value = String;
-    }
-
-    impl SessionCallback for Node {
-        fn callback(
-            &self,
-            _: &SessionData,
-            ctx: &Context,
-            req: &mut Request,
-        ) -> Result<(), SessionError> {
-            if req.is::<Password>() {
-                if ctx.get_ref::<AuthId>() == Some("alice") {
-                    req.satisfy::<Password>(b"secret")?;
-                }
-                return Ok(());
-            }
-            req.satisfy::<Service>("ldap")?
-                .satisfy::<Hostname>("ldap.example.com")?
-                .satisfy::<DigestServerPolicy>(&self.0)?;
-            Ok(())
-        }
-        fn validate(
-            &self,
-            _: &SessionData,
-            ctx: &Context,
-            v: &mut Validate<'_>,
-        ) -> Result<(), ValidationError> {
-            v.finalize::<User>(ctx.get_ref::<AuthId>().unwrap_or_default().to_owned());
-            Ok(())
-        }
-    }
-
-    fn session(store: &Arc<RedisReauthStore>) -> Session<User> {
+    fn session(store: &Arc<RedisReauthStore>) -> Session<Authenticated> {
         let policy = ServerPolicy {
             realms: vec!["example.com".into()],
             qops: QopSet::ALL,
             reauth_cache: Some(Arc::clone(store) as Arc<dyn ReauthStore>),
             ..ServerPolicy::default()
         };
-        let cfg = SASLConfig::builder()
-            .with_registry(Registry::with_mechanisms(MECHS))
-            .with_callback(Node(policy))
-            .unwrap();
-        SASLServer::<User>::new(cfg)
-            .start_suggested(Mechname::parse(b"DIGEST-MD5").unwrap())
-            .unwrap()
+        server_session(ServerCb::new(policy, |user| {
+            (user == "alice").then_some("secret")
+        }))
     }
 
     #[test]
@@ -540,7 +499,8 @@ mod through_rsasl {
             on_b.step(Some(&tok), &mut ok).unwrap(),
             State::Finished(MessageSent::Yes)
         );
-        assert_eq!(on_b.validation().as_deref(), Some("alice"));
+        let validated = on_b.validation().map(|(user, _)| user);
+        assert_eq!(validated.as_deref(), Some("alice"));
         assert_eq!(c.step(Some(&ok)).unwrap(), Step::Complete(None));
         assert_eq!(c.negotiated().unwrap().nc, 2);
         // Replayed on node A: a stale challenge, not an acceptance.

@@ -1,7 +1,7 @@
-//! Replays every transcript under `fixtures/` (through the same code as
-//! `examples/replay.rs`), in both roles, with the negative checks.
+//! Replays every transcript under `fixtures/` (through `tools/replay.rs`, the code of
+//! `cargo run --example replay`), in both roles, with the negative checks.
 
-#[path = "../examples/replay.rs"]
+#[path = "../tools/replay.rs"]
 #[allow(dead_code)]
 mod replay;
 

@@ -3,6 +3,8 @@
 //! "Security layer and stream (hardening)" of `docs/hostile-inputs.md`.
 
 mod layer_common;
+#[path = "common/rsasl.rs"]
+mod sessions;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -10,18 +12,13 @@ use std::io;
 use std::time::Duration;
 
 use layer_common::*;
-use rsasl::callback::{Context, Request, SessionCallback, SessionData};
 use rsasl::prelude::*;
-use rsasl::property::{AuthId, Hostname, Password, Service};
 use rsasl::validate::NoValidation;
 use sasl_digest_md5::layer::{self, LayerError, Sealer, Unsealer};
-use sasl_digest_md5::mechanism::{
-    ClientPolicy, DigestClientPolicy, DigestServerPolicy, ServerPolicy,
-};
+use sasl_digest_md5::mechanism::{ClientPolicy, ServerPolicy};
 use sasl_digest_md5::stream::SecureStream;
-use sasl_digest_md5::{
-    Cipher, CipherSet, Error, Qop, QopSet, Requirements, Side, SspiStatus, DIGEST_MD5,
-};
+use sasl_digest_md5::{Cipher, CipherSet, Error, Qop, QopSet, Requirements, Side, SspiStatus};
+use sessions::{client_session, server_session, Authenticated, ClientCb, ServerCb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
 
@@ -67,53 +64,13 @@ fn halves(
 
 // rsasl sessions (the mechanism with its policies), authenticated in memory.
 
-static MECHS: &[Mechanism] = &[DIGEST_MD5];
-
-struct ClientCb(ClientPolicy);
-impl SessionCallback for ClientCb {
-    fn callback(
-        &self,
-        _: &SessionData,
-        _: &Context,
-        req: &mut Request,
-    ) -> Result<(), SessionError> {
-        req.satisfy::<AuthId>("alice")?
-            .satisfy::<Password>(b"secret")?
-            .satisfy::<Service>("imap")?
-            .satisfy::<Hostname>("mail.example.com")?
-            .satisfy::<DigestClientPolicy>(&self.0)?;
-        Ok(())
-    }
-}
-
-struct ServerCb(ServerPolicy);
-impl SessionCallback for ServerCb {
-    fn callback(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        req: &mut Request,
-    ) -> Result<(), SessionError> {
-        if req.is::<Password>() {
-            if ctx.get_ref::<AuthId>() == Some("alice") {
-                req.satisfy::<Password>(b"secret")?;
-            }
-            return Ok(());
-        }
-        req.satisfy::<Service>("imap")?
-            .satisfy::<Hostname>("mail.example.com")?
-            .satisfy::<DigestServerPolicy>(&self.0)?;
-        Ok(())
-    }
-}
-
 /// Authenticated client and server sessions; the client asks for `qop` (with
 /// `cipher`) and advertises `client_maxbuf`, the server advertises 65536.
 fn rsasl_sessions(
     qop: Qop,
     cipher: Option<Cipher>,
     client_maxbuf: u32,
-) -> (Session<NoValidation>, Session<NoValidation>) {
+) -> (Session<NoValidation>, Session<Authenticated>) {
     let requirements = match qop {
         Qop::Auth => Requirements::MUTUAL_AUTH,
         Qop::AuthInt => Requirements::INTEGRITY,
@@ -132,19 +89,14 @@ fn rsasl_sessions(
         ciphers: CipherSet::ALL,
         ..ServerPolicy::default()
     };
-    let ccfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ClientCb(cpol))
-        .unwrap();
-    let scfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ServerCb(spol))
-        .unwrap();
-    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
-    let mut client = SASLClient::new(ccfg).start_suggested(&[name]).unwrap();
-    let mut server = SASLServer::<NoValidation>::new(scfg)
-        .start_suggested(name)
-        .unwrap();
+    let mut client = client_session(ClientCb {
+        password: "secret",
+        policy: cpol,
+        ..ClientCb::default()
+    });
+    let mut server = server_session(ServerCb::new(spol, |user| {
+        (user == "alice").then_some("secret")
+    }));
     let mut challenge = Vec::new();
     server.step(None, &mut challenge).unwrap();
     let mut response = Vec::new();

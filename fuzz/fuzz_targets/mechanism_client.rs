@@ -16,53 +16,18 @@
 //! for good.
 #![no_main]
 
-use std::sync::{Arc, Mutex};
+#[path = "../../tests/common/rsasl.rs"]
+mod sessions;
 
 use libfuzzer_sys::fuzz_target;
-use rsasl::callback::{Context, Request, SessionCallback, SessionData};
 use rsasl::prelude::*;
-use rsasl::property::{AuthId, AuthzId, Hostname, Password, Realm, Service};
 use sasl_digest_md5::wire::Challenge;
 use sasl_digest_md5::layer;
-use sasl_digest_md5::mechanism::{ClientPolicy, DigestClientPolicy, DigestOutcome, Outcome};
+use sasl_digest_md5::mechanism::ClientPolicy;
 use sasl_digest_md5::wire::{parse_rspauth, rspauth_token, Response};
-use sasl_digest_md5::{Cipher, Qop, Requirements, Side, DIGEST_MD5};
+use sasl_digest_md5::{Cipher, Qop, Requirements, Side};
 use sasl_digest_md5_fuzz::{digest_for, drive_decode, session_key_for, tokens_then_rest, PASSWORD};
-
-static MECHS: &[Mechanism] = &[DIGEST_MD5];
-
-struct ClientCb {
-    policy: ClientPolicy,
-    authzid: bool,
-    outcome: Arc<Mutex<Option<Outcome>>>,
-}
-
-impl SessionCallback for ClientCb {
-    fn callback(
-        &self,
-        _: &SessionData,
-        _: &Context,
-        req: &mut Request,
-    ) -> Result<(), SessionError> {
-        if let Some(o) = req.get_action::<DigestOutcome>() {
-            *self.outcome.lock().unwrap() = Some(o.clone());
-            return Ok(());
-        }
-        if req.is::<Realm>() {
-            // The first offered realm.
-            return Ok(());
-        }
-        if self.authzid {
-            req.satisfy::<AuthzId>("bob")?;
-        }
-        req.satisfy::<AuthId>("alice")?
-            .satisfy::<Password>(PASSWORD.as_bytes())?
-            .satisfy::<Service>("ldap")?
-            .satisfy::<Hostname>("ldap.example.com")?
-            .satisfy::<DigestClientPolicy>(&self.policy)?;
-        Ok(())
-    }
-}
+use sessions::{client_session, ClientCb};
 
 /// The policy of `sasl_digest_md5_fuzz::client_config`, as a `ClientPolicy`.
 fn client_policy(sel: u8) -> (ClientPolicy, Qop, u32) {
@@ -99,20 +64,15 @@ fuzz_target!(|data: &[u8]| {
     let toks = tokens_then_rest(rest, 5);
     let layer_data: &[u8] = toks.get(4).copied().unwrap_or_default();
     let (policy, min_qop, floor) = client_policy(sel);
-    let outcome = Arc::new(Mutex::new(None));
+    // The first offered realm (no `pick_realm`).
     let cb = ClientCb {
+        password: PASSWORD,
+        authzid: (sel & 0x40 != 0).then_some("bob"),
         policy,
-        authzid: sel & 0x40 != 0,
-        outcome: outcome.clone(),
+        ..ClientCb::default()
     };
-    let cfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(cb)
-        .expect("config");
-    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
-    let mut client = SASLClient::new(cfg)
-        .start_suggested(&[name])
-        .expect("mechanism");
+    let outcome = cb.outcome.clone();
+    let mut client = client_session(cb);
 
     // No ticket: no client-first token, and nothing changes.
     assert!(matches!(

@@ -20,74 +20,29 @@
 //! `decode` as in the client target.
 #![no_main]
 
-use std::sync::{Arc, Mutex};
+#[path = "../../tests/common/rsasl.rs"]
+mod sessions;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use rsasl::callback::{Context, Request, SessionCallback, SessionData};
 use rsasl::prelude::*;
-use rsasl::property::{AuthId, Hostname, Password, Service};
-use rsasl::validate::{Validate, ValidationError};
 use sasl_digest_md5::wire::Challenge;
 use sasl_digest_md5::digest::digest_eq;
 use sasl_digest_md5::layer;
-use sasl_digest_md5::mechanism::{DigestOutcome, DigestServerPolicy, Outcome, ServerPolicy};
+use sasl_digest_md5::mechanism::ServerPolicy;
 use sasl_digest_md5::wire::{parse_rspauth, Response};
 use sasl_digest_md5::{
     Cipher, CipherSet, ClientContext, Qop, QopSet, ReauthCache, ServerConfig, ServerContext, Side,
-    Step, StoredSecret, DIGEST_MD5,
+    Step, StoredSecret,
 };
 use sasl_digest_md5_fuzz::{
     client_config, digest_for, drive_decode, session_key_for, tokens_then_rest, PASSWORD,
 };
+use sessions::{server_session, ServerCb};
 
-static MECHS: &[Mechanism] = &[DIGEST_MD5];
 const CACHED_NONCE: &[u8] = b"fuzz-nonce";
-
-struct ServerCb {
-    policy: ServerPolicy,
-    outcome: Arc<Mutex<Option<Outcome>>>,
-}
-
-struct Authenticated;
-impl Validation for Authenticated {
-    type Value = String;
-}
-
-impl SessionCallback for ServerCb {
-    fn callback(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        req: &mut Request,
-    ) -> Result<(), SessionError> {
-        if let Some(o) = req.get_action::<DigestOutcome>() {
-            *self.outcome.lock().unwrap() = Some(o.clone());
-            return Ok(());
-        }
-        if req.is::<Password>() {
-            if ctx.get_ref::<AuthId>() != Some("nobody") {
-                req.satisfy::<Password>(PASSWORD.as_bytes())?;
-            }
-            return Ok(());
-        }
-        req.satisfy::<Service>("ldap")?
-            .satisfy::<Hostname>("ldap.example.com")?
-            .satisfy::<DigestServerPolicy>(&self.policy)?;
-        Ok(())
-    }
-
-    fn validate(
-        &self,
-        _: &SessionData,
-        ctx: &Context,
-        v: &mut Validate<'_>,
-    ) -> Result<(), ValidationError> {
-        let user = ctx.get_ref::<AuthId>().unwrap_or_default().to_owned();
-        v.finalize::<Authenticated>(user);
-        Ok(())
-    }
-}
 
 /// An earlier authentication (sans-IO) that leaves `CACHED_NONCE` with nc 1 in `cache`.
 fn earlier_authentication(cache: &Arc<ReauthCache>) {
@@ -158,7 +113,6 @@ fuzz_target!(|data: &[u8]| {
     if client_first && fixed {
         earlier_authentication(&cache);
     }
-    let outcome = Arc::new(Mutex::new(None));
     let policy = ServerPolicy {
         realms: vec!["example.com".into()],
         qops,
@@ -168,17 +122,10 @@ fuzz_target!(|data: &[u8]| {
         reauth_cache: Some(cache),
         ..ServerPolicy::default()
     };
-    let cfg = SASLConfig::builder()
-        .with_registry(Registry::with_mechanisms(MECHS))
-        .with_callback(ServerCb {
-            policy,
-            outcome: outcome.clone(),
-        })
-        .expect("config");
-    let name = Mechname::parse(b"DIGEST-MD5").unwrap();
-    let mut server = SASLServer::<Authenticated>::new(cfg)
-        .start_suggested(name)
-        .expect("mechanism");
+    // Every user but `nobody` has the password.
+    let cb = ServerCb::new(policy, |user| (user != "nobody").then_some(PASSWORD));
+    let outcome = cb.outcome.clone();
+    let mut server = server_session(cb);
     assert!(server.are_we_first());
 
     let mut expect = Expect::Initial;
@@ -237,7 +184,8 @@ fuzz_target!(|data: &[u8]| {
                         );
                     }
                 }
-                assert_eq!(server.validation().as_deref(), Some(&r.username[..]));
+                let validated = server.validation().map(|(user, _)| user);
+                assert_eq!(validated.as_deref(), Some(&r.username[..]));
                 assert_eq!(server.has_security_layer(), r.qop.has_layer());
                 accepted = Some(r);
                 expect = Expect::Finished;

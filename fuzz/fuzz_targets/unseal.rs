@@ -14,25 +14,20 @@
 //!   with a typed error and poisons the receiver; nothing after it is accepted.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use sasl_digest_md5::layer::{self, FrameDecoder, LayerError, Sealer, Unsealer};
-use sasl_digest_md5::{Cipher, Qop, Side};
+#[path = "../../tests/layer_common/mod.rs"]
+mod layer_common;
 
-const CONFIGS: [(Qop, Option<Cipher>); 6] = [
-    (Qop::AuthInt, None),
-    (Qop::AuthConf, Some(Cipher::Rc4)),
-    (Qop::AuthConf, Some(Cipher::Rc4_40)),
-    (Qop::AuthConf, Some(Cipher::Rc4_56)),
-    (Qop::AuthConf, Some(Cipher::Des)),
-    (Qop::AuthConf, Some(Cipher::TripleDes)),
-];
+use layer_common::{try_pipe_with, CONFIGS};
+use libfuzzer_sys::fuzz_target;
+use sasl_digest_md5::layer::{FrameDecoder, LayerError, Sealer, Unsealer};
+use sasl_digest_md5::{Cipher, Side};
+
 const HA1: [u8; 16] = *b"fuzz-ha1-16bytes";
 
 fn pair(i: usize, maxbuf: u32) -> Result<(Sealer, Unsealer), LayerError> {
     let (qop, cipher) = CONFIGS[i % CONFIGS.len()];
-    let (tx, _) = layer::establish(&HA1, qop, cipher, Side::Client, maxbuf, maxbuf)?;
-    let (_, rx) = layer::establish(&HA1, qop, cipher, Side::Server, maxbuf, maxbuf)?;
-    Ok((tx, rx))
+    let p = try_pipe_with(&HA1, qop, cipher, Side::Client, maxbuf)?;
+    Ok((p.tx, p.rx))
 }
 
 fn raw(sel: u8, payload: &[u8]) {

@@ -1,7 +1,13 @@
 //! Helpers shared by the integration tests (`mod common;`): the live interop peers
-//! (`interop_cyrus.rs`, `interop_jdk.rs`) and the real servers (`servers_*.rs`).
+//! (`interop_cyrus.rs`, `interop_jdk.rs`: `peer`, `interop`), the real servers
+//! (`servers_*.rs`).
+//!
+//! `rsasl.rs` (rsasl sessions in memory) is not declared here: the Cyrus plugin's tests
+//! include this module and have no rsasl; `mechanism.rs` and the fuzz targets
+//! `mechanism_*` include it by `#[path]`.
 #![allow(dead_code)]
 
+pub mod interop;
 pub mod peer;
 pub mod servers;
 

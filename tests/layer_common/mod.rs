@@ -1,7 +1,8 @@
-//! Helpers shared by the `layer_*` integration tests.
+//! Helpers shared by the `layer_*` integration tests, `properties.rs`, `benches/layer.rs`
+//! and the fuzz target `unseal` (the last two by `#[path]`).
 #![allow(dead_code)]
 
-use sasl_digest_md5::layer::{self, Sealer, Unsealer};
+use sasl_digest_md5::layer::{self, LayerError, Sealer, Unsealer};
 use sasl_digest_md5::{Cipher, Qop, Side};
 
 /// Every (qop, cipher) combination that installs a layer.
@@ -33,9 +34,31 @@ pub fn other(side: Side) -> Side {
 
 /// A sealer on `from` and the unsealer of the peer, with maxbufs `maxbuf` both ways.
 pub fn pipe(qop: Qop, cipher: Option<Cipher>, from: Side, maxbuf: u32) -> Pipe {
-    let (tx, _) = layer::establish(&HA1, qop, cipher, from, maxbuf, maxbuf).unwrap();
-    let (_, rx) = layer::establish(&HA1, qop, cipher, other(from), maxbuf, maxbuf).unwrap();
-    Pipe { tx, rx }
+    pipe_with(&HA1, qop, cipher, from, maxbuf)
+}
+
+/// [`pipe`] keyed by `ha1`.
+pub fn pipe_with(
+    ha1: &[u8; 16],
+    qop: Qop,
+    cipher: Option<Cipher>,
+    from: Side,
+    maxbuf: u32,
+) -> Pipe {
+    try_pipe_with(ha1, qop, cipher, from, maxbuf).unwrap()
+}
+
+/// [`pipe_with`], with `establish`'s error for parameters it refuses (a bad maxbuf).
+pub fn try_pipe_with(
+    ha1: &[u8; 16],
+    qop: Qop,
+    cipher: Option<Cipher>,
+    from: Side,
+    maxbuf: u32,
+) -> Result<Pipe, LayerError> {
+    let (tx, _) = layer::establish(ha1, qop, cipher, from, maxbuf, maxbuf)?;
+    let (_, rx) = layer::establish(ha1, qop, cipher, other(from), maxbuf, maxbuf)?;
+    Ok(Pipe { tx, rx })
 }
 
 /// Deterministic message bytes.
