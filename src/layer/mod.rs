@@ -116,20 +116,16 @@
 //!
 //! # Performance
 //!
-//! MD5, RC4 and DES are implemented in this module (`md5_core`, `rc4_core`,
-//! `des_core`; checked against the RustCrypto crates and published vectors): HMAC
-//! states are precomputed once, RC4 runs inside the MD5 compression loop, DES is
-//! table-driven. See `docs/performance.md`.
+//! MD5, HMAC-MD5, RC4 and DES are implemented in this module (`primitives`: one
+//! primitive per file, checked against the RustCrypto crates and published vectors):
+//! HMAC states are precomputed once, RC4 and CBC run inside the MD5 compression loop
+//! (`primitives::stitched`), DES is table-driven. See `docs/performance.md`.
 
-#[doc(hidden)]
-pub mod des_core;
 mod error;
 mod frame;
 mod keys;
 #[doc(hidden)]
-pub mod md5_core;
-#[doc(hidden)]
-pub mod rc4_core;
+pub mod primitives;
 mod seal;
 mod unseal;
 
