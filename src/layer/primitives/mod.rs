@@ -17,6 +17,8 @@ pub mod des;
 pub mod hmac;
 pub(crate) mod md5;
 pub mod rc4;
+#[cfg(feature = "rustcrypto")]
+mod rustcrypto;
 pub(crate) mod stitched;
 
 /// Which way a message goes through a one-pass loop.
@@ -40,10 +42,17 @@ pub(crate) fn truncate_mac(full: &[u8; 16]) -> [u8; 10] {
 }
 
 /// What the rest of the layer (and the handshake's MD5) uses: this module's own
-/// primitives by default.
+/// primitives, or with the `rustcrypto` feature the RustCrypto crates (one
+/// interface, two implementations).
 pub(crate) mod backend {
-    pub(crate) use super::des::{Cbc, DesCbc, TripleDesCbc};
-    pub(crate) use super::hmac::HmacMd5;
-    pub(crate) use super::md5::Md5;
-    pub(crate) use super::rc4::Rc4;
+    pub(crate) use super::des::Cbc;
+    #[cfg(feature = "rustcrypto")]
+    pub(crate) use super::rustcrypto::{DesCbc, HmacMd5, Md5, Rc4, TripleDesCbc};
+    #[cfg(not(feature = "rustcrypto"))]
+    pub(crate) use super::{
+        des::{DesCbc, TripleDesCbc},
+        hmac::HmacMd5,
+        md5::Md5,
+        rc4::Rc4,
+    };
 }
