@@ -413,7 +413,7 @@ impl TripleDesCbc {
 }
 
 /// A CBC cipher whose blocks the MAC loop can interleave with MD5
-/// ([`super::stitched`]).
+/// (`stitched`).
 pub trait Cbc {
     /// Encrypts the whole 8-byte blocks of `buf` in place.
     fn encrypt_blocks(&mut self, buf: &mut [u8]);

@@ -5,7 +5,7 @@
 //! the precomputed state over `seq || msg` and its padding, the outer hash is one
 //! block. No hasher objects are cloned and message blocks are compressed straight
 //! from the caller's slice. The loops that run a cipher alongside the MAC are in
-//! [`super::stitched`]. Checked against the `hmac` crate and the RFC 2202 vectors.
+//! `stitched`. Checked against the `hmac` crate and the RFC 2202 vectors.
 //!
 //! Public (hidden) only so that `examples/throughput.rs` can measure the bare
 //! primitive; not part of the crate's API.

@@ -7,7 +7,7 @@
 //! involve the newest word `b` are computed off the critical path;
 //! `G(b,c,d) = (b & d) | (c & !d)` is computed as `(c & !d) + (b & d)` (the two terms
 //! never share a bit), so only an AND and an ADD wait for `b`. [`compress_words`]
-//! takes a hook called after each step, where [`super::stitched`] runs a cipher in
+//! takes a hook called after each step, where `stitched` runs a cipher in
 //! the shadow of that chain. Checked against the `md-5` crate and the RFC 1321
 //! vectors.
 

@@ -2,10 +2,10 @@
 //! and two-key triple DES in CBC mode (FIPS 46-3, FIPS 81), and the one-pass loops
 //! that run a cipher inside the MAC's compression loop.
 //!
-//! One primitive per file: [`md5`] (constants, round functions, compression, the
-//! wiping streaming hasher), [`hmac`] (keyed states, plain MACs), [`rc4`], [`des`]
-//! (tables, key schedule, rounds, CBC) and [`stitched`] (MAC + RC4 and MAC + CBC in
-//! one pass). The rest of the layer reaches them through [`backend`], which with the
+//! One primitive per file: `md5` (constants, round functions, compression, the
+//! wiping streaming hasher), `hmac` (keyed states, plain MACs), `rc4`, `des`
+//! (tables, key schedule, rounds, CBC) and `stitched` (MAC + RC4 and MAC + CBC in
+//! one pass). The rest of the layer reaches them through `backend`, which with the
 //! `rustcrypto` feature switches to the RustCrypto crates instead.
 //!
 //! Hidden and not part of the crate's API: public only so that

@@ -3,7 +3,7 @@
 //! Checked against the `rc4` crate.
 //!
 //! Kept in this crate so that the keystream can be generated inside the MD5
-//! compression loop ([`super::stitched`]): MD5 and RC4 are each
+//! compression loop (`stitched`): MD5 and RC4 are each
 //! bound by their own serial dependency chain, and interleaving them lets an
 //! out-of-order CPU run both chains at once.
 //!
