@@ -5,6 +5,7 @@
 #
 #   bash fuzz/run.sh 20            # CI bound
 #   bash fuzz/run.sh 300 frame     # one target, longer
+#   FUZZ_FEATURES=rustcrypto bash fuzz/run.sh 10 unseal frame   # the RustCrypto backend
 #
 # Needs only the stable toolchain: cargo-fuzz is installed from crates.io if
 # missing, and RUSTC_BOOTSTRAP=1 lets stable rustc take the -Z flags it passes
@@ -30,9 +31,15 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
   nice cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
 fi
 
+# Features of the fuzz crate (fuzz/Cargo.toml), e.g. `rustcrypto`.
+FEATURES=()
+if [ -n "${FUZZ_FEATURES:-}" ]; then
+  FEATURES=(--features "$FUZZ_FEATURES")
+fi
+
 export RUSTC_BOOTSTRAP=1
-echo "== building fuzz targets"
-nice cargo fuzz build
+echo "== building fuzz targets ${FUZZ_FEATURES:+(features: $FUZZ_FEATURES)}"
+nice cargo fuzz build "${FEATURES[@]}"
 
 passed=0
 failed=0
@@ -41,7 +48,7 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t" "fuzz/regressions/$t"
   log="fuzz/artifacts/$t.log"
   echo "== fuzzing $t for ${SECONDS_EACH}s"
-  if nice cargo fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" "fuzz/regressions/$t" -- \
+  if nice cargo fuzz run "${FEATURES[@]}" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" "fuzz/regressions/$t" -- \
       -max_total_time="$SECONDS_EACH" -timeout=5 -malloc_limit_mb=64 \
       -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")

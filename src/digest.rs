@@ -20,7 +20,7 @@ use std::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::layer::md5_core::Md5;
+use crate::layer::primitives::backend::Md5;
 
 use crate::Qop;
 

@@ -20,8 +20,8 @@
 //!   key 3des on OpenSSL 3), marked `"shim": true`.
 //! * `primitive`: HMAC-MD5 (precomputed key state) then the cipher over the same
 //!   bytes, in place, both ways, one after the other: the work any implementation
-//!   must do, with the crate's own building blocks (`layer::md5_core`,
-//!   `layer::rc4_core`, `layer::des_core`, each checked against the RustCrypto
+//!   must do, with the crate's own building blocks (`layer::primitives::{hmac,
+//!   rc4, des}`, each checked against the RustCrypto
 //!   crates). `ours` beats it for RC4 because the layer runs RC4 inside the MD5 loop.
 //!
 //! Also: full client+server authentications per second (ours with an in-memory
@@ -35,9 +35,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
-use sasl_digest_md5::layer::md5_core::HmacMd5;
-use sasl_digest_md5::layer::rc4_core::Rc4;
-use sasl_digest_md5::layer::{self, des_core};
+use sasl_digest_md5::layer;
+use sasl_digest_md5::layer::primitives::des as des_core;
+use sasl_digest_md5::layer::primitives::hmac::HmacMd5;
+use sasl_digest_md5::layer::primitives::rc4::Rc4;
 use sasl_digest_md5::{
     Cipher, CipherSet, ClientConfig, ClientContext, Credential, Qop, QopSet, ServerConfig,
     ServerContext, Side, Step, StoredSecret, Target,

@@ -2,9 +2,8 @@
 
 use zeroize::{Zeroize, Zeroizing};
 
-use super::des_core::{DesCbc, TripleDesCbc};
-use super::md5_core::{HmacMd5, Md5};
-use super::rc4_core::Rc4;
+use super::primitives::backend::{DesCbc, HmacMd5, Md5, Rc4, TripleDesCbc};
+use super::primitives::Pass;
 use crate::Cipher;
 
 const SIGN_C2S: &[u8] = b"Digest session key to client-to-server signing key magic constant";
@@ -102,9 +101,9 @@ impl MacKey {
         rc4: &mut Rc4,
         buf: &mut [u8],
         msg_len: usize,
-        open: bool,
+        pass: Pass,
     ) -> [u8; 10] {
-        self.0.mac10_rc4(seq, rc4, buf, msg_len, open)
+        self.0.mac10_rc4(seq, rc4, buf, msg_len, pass)
     }
 }
 

@@ -114,22 +114,28 @@
 //! allocation) and in full on drop. What the caller's own buffers hold is the
 //! caller's business.
 //!
+//! With the `rustcrypto` feature the MD5 and HMAC-MD5 states are the `md-5` and
+//! `hmac` crates', which cannot be wiped (those crates have no `zeroize` support):
+//! the hashers that absorb the password, the secret or H(A1), and the keyed HMAC
+//! states, stay in memory after drop. DES key schedules and RC4 state are still
+//! wiped (the `des` and `rc4` crates' `zeroize` features), as are the CBC chaining
+//! values and the derived keys.
+//!
 //! # Performance
 //!
-//! MD5, RC4 and DES are implemented in this module (`md5_core`, `rc4_core`,
-//! `des_core`; checked against the RustCrypto crates and published vectors): HMAC
-//! states are precomputed once, RC4 runs inside the MD5 compression loop, DES is
-//! table-driven. See `docs/performance.md`.
+//! MD5, HMAC-MD5, RC4 and DES are implemented in this module (`primitives`: one
+//! primitive per file, checked against the RustCrypto crates and published vectors):
+//! HMAC states are precomputed once, RC4 and CBC run inside the MD5 compression loop
+//! (`primitives::stitched`), DES is table-driven. With the `rustcrypto` feature the
+//! layer (and the handshake's MD5) runs on the RustCrypto crates `md-5`, `hmac`,
+//! `rc4` and `des` instead, MAC and cipher in two passes: byte-identical output,
+//! for users who want only widely reviewed primitives. See `docs/performance.md`.
 
-#[doc(hidden)]
-pub mod des_core;
 mod error;
 mod frame;
 mod keys;
 #[doc(hidden)]
-pub mod md5_core;
-#[doc(hidden)]
-pub mod rc4_core;
+pub mod primitives;
 mod seal;
 mod unseal;
 

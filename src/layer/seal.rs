@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use super::des_core::Cbc;
 use super::keys::{CipherState, MacKey};
+use super::primitives::backend::Cbc;
+use super::primitives::Pass;
 use super::{LayerError, FRAME_OVERHEAD, LENGTH_PREFIX_LEN, MAC_LEN};
 use crate::{Cipher, Qop};
 
@@ -82,7 +83,7 @@ fn seal_cbc<C: Cbc>(mac: &MacKey, c: &mut C, seq: u32, msg: &[u8], out: &mut Vec
     let start = out.len();
     out.extend_from_slice(msg);
     let hmac = mac.hmac();
-    let progress = hmac.mac_cbc(seq, c, &mut out[start..], msg.len(), false);
+    let progress = hmac.mac_cbc(seq, c, &mut out[start..], msg.len(), Pass::Seal);
     let mac = hmac.mac_cbc_finish(&progress, seq, msg);
     let pad = pad_len(msg.len());
     out.resize(out.len() + pad, pad as u8);
@@ -283,7 +284,7 @@ impl Sealer {
             // MAC and encryption in one pass over the message
             let mut mac = self
                 .mac
-                .mac10_rc4(seq, rc4, &mut buf[start..], msg_len, false);
+                .mac10_rc4(seq, rc4, &mut buf[start..], msg_len, Pass::Seal);
             rc4.apply_keystream(&mut mac);
             buf.extend_from_slice(&mac);
         } else if let Some(enc) = &mut self.enc {

@@ -5,8 +5,9 @@ use std::fmt;
 use subtle::{ConditionallySelectable, ConstantTimeEq, ConstantTimeGreater, ConstantTimeLess};
 use zeroize::Zeroize;
 
-use super::des_core::Cbc;
 use super::keys::{CipherState, MacKey};
+use super::primitives::backend::Cbc;
+use super::primitives::Pass;
 use super::{LayerError, MAC_LEN, MIN_WIRE_LEN, TRAILER_LEN};
 use crate::{Cipher, Qop};
 
@@ -232,7 +233,7 @@ impl Unsealer {
             ),
             Some(CipherState::Rc4(rc4)) => {
                 // decryption and MAC in one pass
-                let mac = self.mac.mac10_rc4(seq, rc4, body, data_len, true);
+                let mac = self.mac.mac10_rc4(seq, rc4, body, data_len, Pass::Open);
                 (data_len, mac, subtle::Choice::from(1))
             }
             Some(CipherState::Des(c)) => open_cbc(&self.mac, c, seq, body, data_len),
@@ -281,7 +282,7 @@ fn open_cbc<C: Cbc>(
     data_len: usize,
 ) -> (usize, [u8; 10], subtle::Choice) {
     let hmac = mac.hmac();
-    let progress = hmac.mac_cbc(seq, c, body, data_len.saturating_sub(8), true);
+    let progress = hmac.mac_cbc(seq, c, body, data_len.saturating_sub(8), Pass::Open);
     c.decrypt_blocks(&mut body[progress.ciphered..]);
     let (msg_len, pad_ok) = check_padding(&body[..data_len]);
     let expected = hmac.mac_cbc_finish(&progress, seq, &body[..msg_len]);

@@ -24,7 +24,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::layer::md5_core::Md5;
+use crate::layer::primitives::backend::Md5;
 
 use crate::{Cipher, Qop};
 

@@ -1,12 +1,13 @@
-//! RC4 with a 16-byte key (the layer's `rc4`, `rc4-56` and `rc4-40` all key RC4
-//! with the 16 bytes of Kc), checked against the `rc4` crate.
+//! RC4 (ARCFOUR; known-answer vectors from RFC 6229) with a 16-byte key: the
+//! layer's `rc4`, `rc4-56` and `rc4-40` all key RC4 with the 16 bytes of Kc.
+//! Checked against the `rc4` crate.
 //!
 //! Kept in this crate so that the keystream can be generated inside the MD5
-//! compression loop ([`super::md5_core::HmacMd5::mac10_rc4`]): MD5 and RC4 are each
+//! compression loop (`stitched`): MD5 and RC4 are each
 //! bound by their own serial dependency chain, and interleaving them lets an
 //! out-of-order CPU run both chains at once.
 //!
-//! Public only so that `examples/throughput.rs` can measure the bare primitive; not
+//! Public (hidden) only so that `examples/throughput.rs` can measure the bare primitive; not
 //! part of the crate's API.
 
 use zeroize::{Zeroize, ZeroizeOnDrop};

@@ -1,5 +1,6 @@
-//! A table-driven DES and two-key triple DES (EDE) in CBC mode, for the `des` and
-//! `3des` ciphers of the security layer.
+//! DES (FIPS 46-3) and two-key triple DES (EDE) in CBC mode (FIPS 81), table-driven:
+//! tables, key schedule, rounds and CBC for the `des` and `3des` ciphers of the
+//! security layer.
 //!
 //! Written for speed in safe Rust, checked against the `des` crate (random keys,
 //! blocks and CBC messages) and against published known-answer vectors:
@@ -18,12 +19,12 @@
 //!   CBC encryption is inherently one block after the other.
 //!
 //! The table lookups are indexed by key-dependent data: a cache-timing side channel,
-//! as in OpenSSL's DES (see "Side channels" in the [layer docs](super)).
+//! as in OpenSSL's DES (see "Side channels" in the [layer docs](crate::layer)).
 //!
 //! Key schedules and chaining values are wiped on drop. Lengths not a multiple of 8:
 //! the trailing partial block is left untouched (the layer never passes one).
 //!
-//! Public only so that `examples/throughput.rs` can measure the bare primitive; not
+//! Public (hidden) only so that `examples/throughput.rs` can measure the bare primitive; not
 //! part of the crate's API.
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -412,7 +413,7 @@ impl TripleDesCbc {
 }
 
 /// A CBC cipher whose blocks the MAC loop can interleave with MD5
-/// ([`super::md5_core::HmacMd5::mac_cbc`] / [`super::md5_core::HmacMd5::mac_cbc_finish`]).
+/// (`stitched`).
 pub trait Cbc {
     /// Encrypts the whole 8-byte blocks of `buf` in place.
     fn encrypt_blocks(&mut self, buf: &mut [u8]);
