@@ -146,7 +146,9 @@ pub use frame::{FrameDecoder, Peek};
 pub use seal::Sealer;
 pub use unseal::Unsealer;
 
-use crate::{Cipher, Qop, Side, MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE};
+use crate::{Cipher, Qop, Side};
+#[cfg(doc)]
+use crate::{MAXBUF_MAX, MAXBUF_MIN_EXCLUSIVE};
 use keys::{CipherState, Direction, MacKey};
 
 /// Truncated HMAC length.
@@ -161,7 +163,7 @@ const MIN_WIRE_LEN: usize = FRAME_OVERHEAD;
 const LENGTH_PREFIX_LEN: usize = 4;
 
 fn check_maxbuf(v: u32) -> Result<(), ()> {
-    if v > MAXBUF_MIN_EXCLUSIVE && v <= MAXBUF_MAX {
+    if crate::params::maxbuf_in_range(v) {
         Ok(())
     } else {
         Err(())
