@@ -877,6 +877,33 @@ unsafe fn canon(
     f(conn, c.as_ptr(), name.len() as c_uint, flags, oparams)
 }
 
+/// Hands a step's result to libsasl2: the output token (owned by `conn` until the next
+/// call or dispose), and on completion the out-params and the layer.
+unsafe fn hand_out(
+    conn: &mut Conn,
+    result: Result<crate::StepOut, c_int>,
+    out: *mut *const c_char,
+    outlen: *mut c_uint,
+    oparams: *mut sasl_out_params_t,
+) -> c_int {
+    let (token, code) = match result {
+        Ok(crate::StepOut::Continue(token)) => (token, codes::CONTINUE),
+        Ok(crate::StepOut::Done { out, done, layer }) => {
+            let has_layer = layer.is_some();
+            conn.layer = layer;
+            fill_done(&mut *oparams, &done, has_layer);
+            (out.unwrap_or_default(), codes::OK)
+        }
+        Err(code) => return code,
+    };
+    conn.out = token;
+    if !conn.out.is_empty() || code == codes::CONTINUE {
+        *out = conn.out.as_ptr().cast();
+        *outlen = conn.out.len() as c_uint;
+    }
+    code
+}
+
 unsafe extern "C" fn client_mech_step(
     conn_context: *mut c_void,
     cparams: *mut sasl_client_params_t,
@@ -956,26 +983,7 @@ unsafe extern "C" fn client_mech_step(
             ask.free_prompts();
             conn.prompts = ptr::null_mut();
         }
-        match result {
-            Ok(crate::StepOut::Continue(out)) => {
-                conn.out = out;
-                *clientout = conn.out.as_ptr().cast();
-                *clientoutlen = conn.out.len() as c_uint;
-                codes::CONTINUE
-            }
-            Ok(crate::StepOut::Done { out, done, layer }) => {
-                conn.out = out.unwrap_or_default();
-                if !conn.out.is_empty() {
-                    *clientout = conn.out.as_ptr().cast();
-                    *clientoutlen = conn.out.len() as c_uint;
-                }
-                let has_layer = layer.is_some();
-                conn.layer = layer;
-                fill_done(&mut *oparams, &done, has_layer);
-                codes::OK
-            }
-            Err(code) => code,
-        }
+        hand_out(conn, result, clientout, clientoutlen, oparams)
     })
 }
 
@@ -1087,26 +1095,8 @@ unsafe extern "C" fn server_mech_step(
             }
             Ok(found)
         };
-        match server.step(input, lookup, &utils) {
-            Ok(crate::StepOut::Continue(out)) => {
-                conn.out = out;
-                *serverout = conn.out.as_ptr().cast();
-                *serveroutlen = conn.out.len() as c_uint;
-                codes::CONTINUE
-            }
-            Ok(crate::StepOut::Done { out, done, layer }) => {
-                conn.out = out.unwrap_or_default();
-                if !conn.out.is_empty() {
-                    *serverout = conn.out.as_ptr().cast();
-                    *serveroutlen = conn.out.len() as c_uint;
-                }
-                let has_layer = layer.is_some();
-                conn.layer = layer;
-                fill_done(&mut *oparams, &done, has_layer);
-                codes::OK
-            }
-            Err(code) => code,
-        }
+        let result = server.step(input, lookup, &utils);
+        hand_out(conn, result, serverout, serveroutlen, oparams)
     })
 }
 

@@ -34,7 +34,8 @@ pub struct SessionLayer<V: Validation = NoValidation, C = DefaultChannelBindings
 /// The secure stream over an rsasl session, as a type a struct can name:
 /// `SessionStream<TcpStream>` for a client, `SessionStream<TcpStream, MyValidation>`
 /// for a server.
-pub type SessionStream<S, V = NoValidation> = SecureStream<S, SessionLayer<V>, SessionLayer<V>>;
+pub type SessionStream<S, V = NoValidation, C = DefaultChannelBindings> =
+    SecureStream<S, SessionLayer<V, C>, SessionLayer<V, C>>;
 
 impl<V: Validation, C> Clone for SessionLayer<V, C> {
     fn clone(&self) -> Self {
@@ -111,7 +112,7 @@ impl OutcomeHandle {
         &self,
         stream: S,
         session: Session<V, C>,
-    ) -> io::Result<SecureStream<S, SessionLayer<V, C>, SessionLayer<V, C>>>
+    ) -> io::Result<SessionStream<S, V, C>>
     where
         S: AsyncRead + AsyncWrite,
         V: Validation,

@@ -69,7 +69,6 @@ enum State {
         agreement: Agreement,
         key: SessionKey,
         expected: ExpectedRspauth,
-        pending: Negotiated,
         reauth: bool,
     },
     /// `rspauth` verified.
@@ -141,17 +140,12 @@ impl ClientContext {
                     agreement,
                     key,
                     expected,
-                    pending,
                     reauth,
                 },
                 Some(tok),
             ) => match parse_rspauth(tok) {
                 Ok(got) if digest::digest_eq(&expected.0, &got) => {
-                    let negotiated = Negotiated {
-                        mutual: true,
-                        ..pending
-                    };
-                    let done = Established::new(key, negotiated);
+                    let done = Established::new(key, self.negotiated_of(&agreement));
                     (
                         State::Established { agreement, done },
                         Ok(Step::Complete(None)),
@@ -353,28 +347,32 @@ impl ClientContext {
                 Err(ConfigError::ResponseTooLong(bytes.len()).into()),
             );
         }
-        let pending = Negotiated {
+        (
+            State::AwaitRspauth {
+                agreement,
+                key,
+                expected,
+                reauth,
+            },
+            Ok(Step::Continue(bytes)),
+        )
+    }
+
+    /// What an agreement whose rspauth was verified negotiated.
+    fn negotiated_of(&self, agreement: &Agreement) -> Negotiated {
+        let cfg = &self.config;
+        Negotiated {
             username: cfg.authcid.clone(),
             realm: agreement.realm.clone(),
             authzid: cfg.authzid.clone(),
             qop: agreement.qop,
             cipher: agreement.cipher,
             ssf: super::ssf(agreement.qop, agreement.cipher),
-            mutual: false,
+            mutual: true,
             own_maxbuf: cfg.policy.maxbuf,
             peer_maxbuf: agreement.peer_maxbuf,
             nc: agreement.nc,
-        };
-        (
-            State::AwaitRspauth {
-                agreement,
-                key,
-                expected,
-                pending,
-                reauth,
-            },
-            Ok(Step::Continue(bytes)),
-        )
+        }
     }
 
     /// Whether the context is established (rspauth verified).
